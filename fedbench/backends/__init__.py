@@ -1,0 +1,1 @@
+"""Engines that run the same ServerApp and ClientApp: ``inprocess`` and ``ray``."""

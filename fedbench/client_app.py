@@ -1,0 +1,60 @@
+"""Flower ClientApp: local SGD with the proximal term and straggler behaviour.
+
+The server names the partition, the epochs to run and whether this client is
+a straggler (see ``fedbench.sampling``); the client loads its data once per
+process, trains, and replies with its weights and metrics. A straggler under
+FedAvg replies without an update: its work would be discarded anyway.
+"""
+
+from __future__ import annotations
+
+import torch
+from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+
+from fedbench import task as wire
+from fedbench.dataset import cached_federated
+from fedbench.model import build_model
+from fedbench.seeding import rng_for
+from fedbench.training import LocalSGD, epoch_orders, train_logreg, train_module
+
+app = ClientApp()
+
+
+class InjectedClientFailure(RuntimeError):
+    """Raised on purpose by the fault-injection option (tests of failing clients)."""
+
+
+def local_update(ins: wire.TrainInstruction, params: dict[str, torch.Tensor]):
+    """Run one client's local training; returns (TrainResult, num_examples)."""
+    data = cached_federated(ins.data_root, ins.protocol, ins.num_clients, ins.seed, ins.device)
+    x, y = data.client(ins.partition_id)
+    sgd = LocalSGD(lr=ins.lr, weight_decay=ins.weight_decay, batch_size=ins.batch_size,
+                   mu=ins.proximal_mu)
+    orders = epoch_orders(x.shape[0], ins.epochs, ins.seed, ins.server_round, ins.partition_id)
+    params = {k: v.to(ins.device) for k, v in params.items()}
+    if ins.model == "logreg":
+        result = train_logreg(params, x, y, ins.epochs, sgd, orders)
+    else:
+        model = build_model(ins.model, ins.seed).to(ins.device)
+        result = train_module(model, params, x, y, ins.epochs, sgd, orders)
+    return result, int(x.shape[0])
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    ins = wire.TrainInstruction.from_config(msg.content["config"])
+    if torch.get_num_threads() != ins.threads:
+        torch.set_num_threads(ins.threads)
+    if ins.fail_prob and rng_for(ins.seed, "fail", ins.server_round, ins.partition_id).random() < ins.fail_prob:
+        raise InjectedClientFailure(f"injected failure of client {ins.partition_id}")
+    metrics = {wire.PARTITION: ins.partition_id, wire.STRAGGLER: int(ins.straggler)}
+    if ins.straggler and ins.drop_straggler:
+        metrics.update({wire.NUM_EXAMPLES: 0, wire.DROPPED: 1, wire.EPOCHS: 0})
+        return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
+    params = msg.content["arrays"].to_torch_state_dict()
+    result, n = local_update(ins, params)
+    metrics.update({wire.NUM_EXAMPLES: n, wire.DROPPED: 0, wire.EPOCHS: ins.epochs,
+                    wire.TRAIN_LOSS: result.loss})
+    arrays = ArrayRecord({k: v.cpu() for k, v in result.params.items()})
+    return Message(RecordDict({"arrays": arrays, "metrics": MetricRecord(metrics)}), reply_to=msg)

@@ -1,0 +1,81 @@
+"""Models of the replicated papers, with seeded initialisation.
+
+``logreg`` is the multinomial logistic regression of the FedProx MNIST
+experiments; ``2nn`` and ``cnn`` are McMahan et al.'s MNIST models (199,210 and
+1,663,370 parameters). Initialisation draws from a generator seeded by the
+cell's seed, never from torch's global RNG, so a model is a pure function of it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from fedbench.seeding import torch_seed_for
+
+INPUT_DIM = 784
+NUM_CLASSES = 10
+
+
+class LogisticRegression(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(INPUT_DIM, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.reshape(x.shape[0], -1))
+
+
+class TwoNN(nn.Module):
+    """784-200-200-10 with ReLU (McMahan et al. 2017, "2NN")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(INPUT_DIM, 200), nn.ReLU(), nn.Linear(200, 200), nn.ReLU(), nn.Linear(200, 10)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(x.shape[0], -1))
+
+
+class CNN(nn.Module):
+    """Two 5x5 conv layers (32, 64), each with 2x2 max-pool, fc 512, softmax output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(7 * 7 * 64, 512), nn.ReLU(), nn.Linear(512, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x.reshape(x.shape[0], 1, 28, 28)))
+
+
+MODELS: dict[str, type[nn.Module]] = {"logreg": LogisticRegression, "2nn": TwoNN, "cnn": CNN}
+
+
+def build_model(name: str, seed: int) -> nn.Module:
+    """Instantiate ``name`` with torch's default layer init, drawn from a seeded generator."""
+    try:
+        model = MODELS[name]()
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}") from None
+    gen = torch.Generator().manual_seed(torch_seed_for(seed, "init"))
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear | nn.Conv2d):
+                fan_in = module.weight[0].numel()
+                bound = 1.0 / math.sqrt(fan_in)
+                # kaiming_uniform(a=sqrt(5)) and the bias rule both reduce to U(-1/sqrt(fan_in), ..)
+                module.weight.uniform_(-bound, bound, generator=gen)
+                module.bias.uniform_(-bound, bound, generator=gen)
+    return model
+
+
+def num_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,85 @@
+"""Writing a cell's results so that nothing partial ever looks complete.
+
+Every file is written under a temporary name in the same directory and moved
+into place with ``os.replace`` (atomic on POSIX): an interrupted job leaves
+either the old file, no file, or the new file — never half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROUND_COLUMNS = (
+    "round", "test_loss", "test_accuracy", "sampled", "stragglers", "dropped", "failed",
+    "examples", "train_loss", "seconds",
+)
+TIMING_COLUMNS = ("seconds",)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: _fmt(row.get(c, "")) for c in columns})
+    return buf.getvalue()
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value)  # shortest repr that round-trips exactly
+    return value
+
+
+def write_rounds(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    atomic_write_text(path, csv_text(rows, ROUND_COLUMNS))
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """HEAD's commit (with ``-dirty`` when the tree has changes), or None outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                              text=True, check=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, check=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def versions() -> dict[str, str]:
+    import flwr
+    import numpy
+    import torch
+
+    import fedbench
+
+    return {
+        "fedbench": fedbench.__version__,
+        "flwr": flwr.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }

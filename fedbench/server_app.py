@@ -1,0 +1,162 @@
+"""Flower ServerApp: runs one cell's strategy and writes its results to disk.
+
+``serve`` is the whole server side of a cell: build the model and strategy,
+evaluate centrally on the test set at round 0 and after every round, stop a
+diverged run, and write ``rounds.csv`` and ``run.json`` atomically. It runs
+unchanged under the in-process Grid, Flower's Simulation Engine and
+``flwr run`` (through the module-level ``app``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from flwr.app import ArrayRecord, Context, MetricRecord
+from flwr.serverapp import Grid, ServerApp
+
+from fedbench import results
+from fedbench.config import RunConfig, load_experiment
+from fedbench.dataset import cached_federated
+from fedbench.model import build_model
+from fedbench.protocols import get_protocol
+from fedbench.strategy import PartialWorkFedProx, StragglerDroppingFedAvg
+from fedbench.task import TrainInstruction
+from fedbench.training import evaluate
+
+
+class Diverged(RuntimeError):
+    def __init__(self, server_round: int) -> None:
+        super().__init__(f"non-finite loss or weights at round {server_round}")
+        self.server_round = server_round
+
+
+def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
+    protocol = get_protocol(cfg.protocol)
+    template = TrainInstruction(
+        data_root=cfg.data.root, protocol=cfg.protocol, num_clients=cfg.federation.num_clients,
+        seed=cfg.seed, partition_id=-1, model=cfg.training.model,
+        epochs=cfg.training.local_epochs, straggler=False, drop_straggler=False,
+        lr=cfg.training.lr, weight_decay=cfg.training.weight_decay,
+        batch_size=cfg.training.batch_size, proximal_mu=0.0, server_round=0,
+        device=cfg.runtime.device, threads=cfg.runtime.threads,
+    )
+    common = dict(per_round=cfg.federation.clients_per_round, straggler_rate=cfg.stragglers,
+                  straggler_rule=protocol.straggler_rule, fail_prob=fail_prob)
+    if cfg.algorithm == "fedavg":
+        return StragglerDroppingFedAvg(template, **common)
+    return PartialWorkFedProx(template, proximal_mu=cfg.mu, **common)
+
+
+def _progress_printer(total: int) -> Callable[[int, float, float, float], None]:
+    def show(rnd: int, acc: float, loss: float, elapsed: float) -> None:
+        eta = elapsed / rnd * (total - rnd) if rnd else float("nan")
+        eta_text = f"{eta:5.1f}s" if rnd else "  -  "
+        print(f"round {rnd:4d}/{total}  test_acc {acc:.4f}  test_loss {loss:.4f}  ETA {eta_text}",
+              file=sys.stderr, flush=True)
+    return show
+
+
+def serve(grid: Grid, cfg: RunConfig, out: Path, quiet: bool = False, fail_prob: float = 0.0,
+          extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the cell's rounds over ``grid`` and write OUT/rounds.csv and OUT/run.json."""
+    started = time.time()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    data = cached_federated(cfg.data.root, cfg.protocol, cfg.federation.num_clients, cfg.seed,
+                            cfg.runtime.device)
+    model = build_model(cfg.training.model, cfg.seed).to(cfg.runtime.device)
+    initial = ArrayRecord({k: v.detach().cpu() for k, v in model.state_dict().items()})
+    strategy = make_strategy(cfg, fail_prob)
+    show = None if quiet else _progress_printer(cfg.federation.rounds)
+    evals: dict[int, tuple[float, float, float]] = {}
+    clock = {"last": time.perf_counter(), "t0": time.perf_counter()}
+
+    def evaluate_fn(server_round: int, arrays: ArrayRecord) -> MetricRecord:
+        params = {k: v.to(cfg.runtime.device) for k, v in arrays.to_torch_state_dict().items()}
+        loss, acc = evaluate(cfg.training.model, model, params, data.test_x, data.test_y)
+        now = time.perf_counter()
+        evals[server_round] = (loss, acc, now - clock["last"])
+        clock["last"] = now
+        if show:
+            show(server_round, acc, loss, now - clock["t0"])
+        finite = math.isfinite(loss) and all(bool(torch.isfinite(p).all()) for p in params.values())
+        if not finite:
+            raise Diverged(server_round)
+        return MetricRecord({"test_loss": loss, "test_accuracy": acc})
+
+    status, diverged_round = "ok", None
+    try:
+        strategy.start(grid=grid, initial_arrays=initial, num_rounds=cfg.federation.rounds,
+                       timeout=3600.0, evaluate_fn=evaluate_fn)
+    except Diverged as exc:
+        status, diverged_round = "diverged", exc.server_round
+        if show:
+            print(f"run diverged at round {exc.server_round}", file=sys.stderr, flush=True)
+
+    logs = {entry.round: entry for entry in strategy.log}
+    rows = []
+    for rnd in sorted(evals):
+        loss, acc, seconds = evals[rnd]
+        entry = logs.get(rnd)
+        row: dict[str, Any] = {"round": rnd, "test_loss": loss, "test_accuracy": acc,
+                               "seconds": round(seconds, 6)}
+        if entry is not None:
+            row.update(sampled=entry.sampled, stragglers=entry.stragglers, dropped=entry.dropped,
+                       failed=entry.failed, examples=entry.examples, train_loss=entry.train_loss)
+        else:
+            row.update(sampled=0, stragglers=0, dropped=0, failed=0, examples=0, train_loss=float("nan"))
+        rows.append(row)
+    out.mkdir(parents=True, exist_ok=True)
+    results.write_rounds(out / "rounds.csv", rows)
+    last = rows[-1]
+    summary = {
+        "status": status,
+        "diverged_round": diverged_round,
+        "config": cfg.model_dump(),
+        "config_digest": cfg.digest(),
+        "final": {"round": last["round"], "test_accuracy": last["test_accuracy"],
+                  "test_loss": last["test_loss"]},
+        "rounds_completed": last["round"],
+        "wall_seconds": round(time.time() - started, 3),
+        "started_at": started_at,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": results.versions(),
+        "git_commit": results.git_commit(),
+        **(extra or {}),
+    }
+    results.write_json(out / "run.json", summary)
+    return summary
+
+
+def make_server_app(cfg: RunConfig, out: Path, quiet: bool = False, fail_prob: float = 0.0,
+                    extra: dict[str, Any] | None = None) -> ServerApp:
+    """A ServerApp bound to one resolved config (the engines cannot pass ours through)."""
+    server = ServerApp()
+
+    @server.main()
+    def _main(grid: Grid, context: Context) -> None:
+        serve(grid, cfg, out, quiet=quiet, fail_prob=fail_prob, extra=extra)
+
+    return server
+
+
+app = ServerApp()
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    """Entry point for ``flwr run``: the cell comes from pyproject's [tool.flwr.app.config]."""
+    rc = context.run_config
+    experiment = load_experiment(str(rc.get("config-file", "configs/default.yaml")))
+    cfg = experiment.cell(str(rc.get("algorithm", "fedprox")), float(rc.get("mu", 0.0)),
+                          float(rc.get("stragglers", 0.0)), int(rc.get("seed", 0)))
+    if "rounds" in rc:
+        cfg = cfg.model_copy(update={"federation": cfg.federation.model_copy(
+            update={"rounds": int(rc["rounds"])})})
+    serve(grid, cfg, Path(str(rc.get("out", "results/flwr-run"))), extra={"backend": "flwr run"})

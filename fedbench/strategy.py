@@ -1,0 +1,119 @@
+"""Flower strategies of the replicated experiments, made reproducible.
+
+Both subclass Flower's own ``FedAvg``/``FedProx`` (``flwr.serverapp.strategy``)
+and change only what the protocol and determinism demand:
+
+- clients are sampled per round as a function of (seed, round) by
+  ``fedbench.sampling``, and the server names each message's partition, so
+  every backend and every algorithm of one seed trains the same clients;
+- replies are sorted by partition before averaging (float sums depend on order);
+- FedAvg drops straggler updates (a round with nothing left keeps the global
+  model), FedProx keeps their partial work;
+- federated evaluation is off: the protocol evaluates centrally.
+
+Each round's bookkeeping (sampled, stragglers, dropped, failed, examples, train
+loss) is kept in ``self.log`` for the ServerApp to write out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import FedAvg, FedProx
+
+from fedbench import task as wire
+from fedbench.sampling import plan_round
+
+
+@dataclass(frozen=True)
+class RoundLog:
+    round: int
+    sampled: int
+    stragglers: int
+    dropped: int
+    failed: int
+    examples: int
+    train_loss: float
+
+
+class _ReproducibleRounds:
+    """Mixin over Flower's FedAvg: seeded partition sampling, paired stragglers, sorted aggregation."""
+
+    drop_stragglers: bool
+
+    def _setup(self, template: wire.TrainInstruction, per_round: int, straggler_rate: float,
+               straggler_rule: str, fail_prob: float = 0.0) -> None:
+        self.template = template
+        self.per_round = per_round
+        self.straggler_rate = straggler_rate
+        self.straggler_rule = straggler_rule
+        self.fail_prob = fail_prob
+        self.log: list[RoundLog] = []
+        self._sent: dict[int, int] = {}
+
+    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
+                        grid: Grid) -> Iterable[Message]:
+        nodes = sorted(grid.get_node_ids())
+        tasks = plan_round(self.template.seed, server_round, self.template.num_clients,
+                           self.per_round, self.template.epochs, self.straggler_rate,
+                           self.straggler_rule)
+        self._sent[server_round] = len(tasks)
+        messages = []
+        for t in tasks:
+            ins = replace(self.template, partition_id=t.partition, epochs=t.epochs,
+                          straggler=t.straggler, drop_straggler=self.drop_stragglers,
+                          server_round=server_round, fail_prob=self.fail_prob)
+            cfg = ins.to_config()
+            for key, value in config.items():  # strategy-level extras (e.g. proximal-mu)
+                cfg.setdefault(key, value)
+            cfg["server-round"] = server_round
+            content = RecordDict({self.arrayrecord_key: arrays, self.configrecord_key: cfg})
+            messages.append(Message(content, dst_node_id=nodes[t.partition % len(nodes)],
+                                    message_type=MessageType.TRAIN, group_id=str(server_round)))
+        return messages
+
+    def aggregate_train(self, server_round: int, replies: Iterable[Message]
+                        ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        replies = list(replies)
+        ok = [m for m in replies if not m.has_error()]
+        failed = self._sent.get(server_round, len(replies)) - len(ok)
+        ok.sort(key=lambda m: int(m.content["metrics"][wire.PARTITION]))
+        kept = [m for m in ok if not int(m.content["metrics"][wire.DROPPED])]
+        stragglers = sum(int(m.content["metrics"][wire.STRAGGLER]) for m in ok)
+        examples = sum(int(m.content["metrics"][wire.NUM_EXAMPLES]) for m in kept)
+        loss = (sum(float(m.content["metrics"][wire.TRAIN_LOSS]) * int(m.content["metrics"][wire.NUM_EXAMPLES])
+                    for m in kept) / examples) if examples else float("nan")
+        self.log.append(RoundLog(server_round, self._sent.get(server_round, len(replies)),
+                                 stragglers, len(ok) - len(kept), failed, examples, loss))
+        if not kept:
+            return None, None  # nothing to average: the global model stays as it is
+        return super().aggregate_train(server_round, kept)  # type: ignore[misc]
+
+
+class StragglerDroppingFedAvg(_ReproducibleRounds, FedAvg):
+    """FedAvg as in the FedProx experiments: stragglers' updates are discarded."""
+
+    drop_stragglers = True
+
+    def __init__(self, template: wire.TrainInstruction, per_round: int, straggler_rate: float,
+                 straggler_rule: str = "bernoulli", fail_prob: float = 0.0) -> None:
+        FedAvg.__init__(self, fraction_train=1.0, fraction_evaluate=0.0,
+                        min_train_nodes=per_round, min_available_nodes=per_round)
+        self._setup(template, per_round, straggler_rate, straggler_rule, fail_prob)
+
+
+class PartialWorkFedProx(_ReproducibleRounds, FedProx):
+    """FedProx: stragglers' partial work is aggregated; clients add the proximal term."""
+
+    drop_stragglers = False
+
+    def __init__(self, template: wire.TrainInstruction, per_round: int, straggler_rate: float,
+                 proximal_mu: float, straggler_rule: str = "bernoulli", fail_prob: float = 0.0) -> None:
+        FedProx.__init__(self, fraction_train=1.0, fraction_evaluate=0.0,
+                         min_train_nodes=per_round, min_available_nodes=per_round,
+                         proximal_mu=proximal_mu)
+        self._setup(replace(template, proximal_mu=proximal_mu), per_round, straggler_rate,
+                    straggler_rule, fail_prob)
