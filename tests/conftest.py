@@ -1,0 +1,44 @@
+"""Shared fixtures: verified MNIST (obtained once, offline-capable) and tiny cell configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The repository's data root with verified MNIST (fetched through fedbench if missing)."""
+    from fedbench import mnist
+
+    root = Path(os.environ.get("FEDBENCH_DATA_ROOT", REPO / "resources"))
+    mnist.ensure_mnist(root)
+    return root
+
+
+def tiny_experiment(mnist_root: Path, **overrides) -> dict:
+    """A 20-client, 3-round experiment: seconds to run, same code paths as the real grid."""
+    cfg = {
+        "name": "tiny",
+        "protocol": "flower-baseline",
+        "data": {"root": str(mnist_root)},
+        "federation": {"num_clients": 20, "clients_per_round": 5, "rounds": 3},
+        "training": {"model": "logreg", "local_epochs": 3, "batch_size": 10, "lr": 0.03,
+                     "weight_decay": 0.001},
+        "runtime": {"backend": "inprocess", "device": "cpu", "threads": 1},
+    }
+    for key, value in overrides.items():
+        cfg[key] = {**cfg.get(key, {}), **value} if isinstance(value, dict) else value
+    return cfg
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path, mnist_root: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_experiment(mnist_root)))
+    return path
