@@ -20,7 +20,8 @@ EXIT_USAGE = 2
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     parser = argparse.ArgumentParser(
-        prog="fedbench", description="Reproducible FedAvg/FedProx benchmarks on MNIST with Flower.")
+        prog="fedbench", description="Reproducible FedAvg/FedProx benchmarks on MNIST with Flower."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name in NAMES:

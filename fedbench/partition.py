@@ -51,7 +51,9 @@ def power_law(
             parts[cid].append(take((cid + slot) % num_classes, min_per_label))
 
     rng = rng_for(seed, "partition")
-    weights = rng.lognormal(0.0, sigma, (num_classes, num_clients // num_classes, labels_per_client))
+    weights = rng.lognormal(
+        0.0, sigma, (num_classes, num_clients // num_classes, labels_per_client)
+    )
     remaining = counts - used
     shares = remaining[:, None, None] * weights / weights.sum(axis=(1, 2), keepdims=True)
     for cid in range(num_clients):
@@ -68,7 +70,9 @@ def iid(num_samples: int, num_clients: int, seed: int) -> Partition:
     return [np.sort(perm[i * size : (i + 1) * size]).astype(np.int64) for i in range(num_clients)]
 
 
-def label_shards(labels: np.ndarray, num_clients: int, shards_per_client: int, seed: int) -> Partition:
+def label_shards(
+    labels: np.ndarray, num_clients: int, shards_per_client: int, seed: int
+) -> Partition:
     """McMahan et al.'s pathological split: sort by label, cut equal shards, deal them out."""
     order = np.argsort(labels, kind="stable")
     num_shards = num_clients * shards_per_client

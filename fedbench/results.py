@@ -18,8 +18,16 @@ from pathlib import Path
 from typing import Any
 
 ROUND_COLUMNS = (
-    "round", "test_loss", "test_accuracy", "sampled", "stragglers", "dropped", "failed",
-    "examples", "train_loss", "seconds",
+    "round",
+    "test_loss",
+    "test_accuracy",
+    "sampled",
+    "stragglers",
+    "dropped",
+    "failed",
+    "examples",
+    "train_loss",
+    "seconds",
 )
 TIMING_COLUMNS = ("seconds",)
 
@@ -60,10 +68,22 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
 def git_commit(cwd: Path | None = None) -> str | None:
     """HEAD's commit (with ``-dirty`` when the tree has changes), or None outside git."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                              text=True, check=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, check=True, timeout=5).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("-dirty" if dirty else "")

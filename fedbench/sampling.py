@@ -51,7 +51,11 @@ def plan_round(
     else:
         flags = np.zeros(per_round, dtype=bool)
         flags[rng.choice(per_round, size=round(per_round * straggler_rate), replace=False)] = True
-    short = rng.integers(1, local_epochs, size=per_round) if local_epochs > 1 else np.ones(per_round, int)
+    short = (
+        rng.integers(1, local_epochs, size=per_round)
+        if local_epochs > 1
+        else np.ones(per_round, int)
+    )
     return [
         ClientTask(int(c), int(short[i]) if flags[i] else local_epochs, bool(flags[i]))
         for i, c in enumerate(clients)

@@ -40,15 +40,29 @@ class Diverged(RuntimeError):
 def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
     protocol = get_protocol(cfg.protocol)
     template = TrainInstruction(
-        data_root=cfg.data.root, protocol=cfg.protocol, num_clients=cfg.federation.num_clients,
-        seed=cfg.seed, partition_id=-1, model=cfg.training.model,
-        epochs=cfg.training.local_epochs, straggler=False, drop_straggler=False,
-        lr=cfg.training.lr, weight_decay=cfg.training.weight_decay,
-        batch_size=cfg.training.batch_size, proximal_mu=0.0, server_round=0,
-        device=cfg.runtime.device, threads=cfg.runtime.threads,
+        data_root=cfg.data.root,
+        protocol=cfg.protocol,
+        num_clients=cfg.federation.num_clients,
+        seed=cfg.seed,
+        partition_id=-1,
+        model=cfg.training.model,
+        epochs=cfg.training.local_epochs,
+        straggler=False,
+        drop_straggler=False,
+        lr=cfg.training.lr,
+        weight_decay=cfg.training.weight_decay,
+        batch_size=cfg.training.batch_size,
+        proximal_mu=0.0,
+        server_round=0,
+        device=cfg.runtime.device,
+        threads=cfg.runtime.threads,
     )
-    common = dict(per_round=cfg.federation.clients_per_round, straggler_rate=cfg.stragglers,
-                  straggler_rule=protocol.straggler_rule, fail_prob=fail_prob)
+    common = dict(
+        per_round=cfg.federation.clients_per_round,
+        straggler_rate=cfg.stragglers,
+        straggler_rule=protocol.straggler_rule,
+        fail_prob=fail_prob,
+    )
     if cfg.algorithm == "fedavg":
         return StragglerDroppingFedAvg(template, **common)
     return PartialWorkFedProx(template, proximal_mu=cfg.mu, **common)
@@ -58,18 +72,29 @@ def _progress_printer(total: int) -> Callable[[int, float, float, float], None]:
     def show(rnd: int, acc: float, loss: float, elapsed: float) -> None:
         eta = elapsed / rnd * (total - rnd) if rnd else float("nan")
         eta_text = f"{eta:5.1f}s" if rnd else "  -  "
-        print(f"round {rnd:4d}/{total}  test_acc {acc:.4f}  test_loss {loss:.4f}  ETA {eta_text}",
-              file=sys.stderr, flush=True)
+        print(
+            f"round {rnd:4d}/{total}  test_acc {acc:.4f}  test_loss {loss:.4f}  ETA {eta_text}",
+            file=sys.stderr,
+            flush=True,
+        )
+
     return show
 
 
-def serve(grid: Grid, cfg: RunConfig, out: Path, quiet: bool = False, fail_prob: float = 0.0,
-          extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def serve(
+    grid: Grid,
+    cfg: RunConfig,
+    out: Path,
+    quiet: bool = False,
+    fail_prob: float = 0.0,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run the cell's rounds over ``grid`` and write OUT/rounds.csv and OUT/run.json."""
     started = time.time()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    data = cached_federated(cfg.data.root, cfg.protocol, cfg.federation.num_clients, cfg.seed,
-                            cfg.runtime.device)
+    data = cached_federated(
+        cfg.data.root, cfg.protocol, cfg.federation.num_clients, cfg.seed, cfg.runtime.device
+    )
     model = build_model(cfg.training.model, cfg.seed).to(cfg.runtime.device)
     initial = ArrayRecord({k: v.detach().cpu() for k, v in model.state_dict().items()})
     strategy = make_strategy(cfg, fail_prob)
@@ -92,8 +117,13 @@ def serve(grid: Grid, cfg: RunConfig, out: Path, quiet: bool = False, fail_prob:
 
     status, diverged_round = "ok", None
     try:
-        strategy.start(grid=grid, initial_arrays=initial, num_rounds=cfg.federation.rounds,
-                       timeout=3600.0, evaluate_fn=evaluate_fn)
+        strategy.start(
+            grid=grid,
+            initial_arrays=initial,
+            num_rounds=cfg.federation.rounds,
+            timeout=3600.0,
+            evaluate_fn=evaluate_fn,
+        )
     except Diverged as exc:
         status, diverged_round = "diverged", exc.server_round
         if show:
@@ -104,13 +134,25 @@ def serve(grid: Grid, cfg: RunConfig, out: Path, quiet: bool = False, fail_prob:
     for rnd in sorted(evals):
         loss, acc, seconds = evals[rnd]
         entry = logs.get(rnd)
-        row: dict[str, Any] = {"round": rnd, "test_loss": loss, "test_accuracy": acc,
-                               "seconds": round(seconds, 6)}
+        row: dict[str, Any] = {
+            "round": rnd,
+            "test_loss": loss,
+            "test_accuracy": acc,
+            "seconds": round(seconds, 6),
+        }
         if entry is not None:
-            row.update(sampled=entry.sampled, stragglers=entry.stragglers, dropped=entry.dropped,
-                       failed=entry.failed, examples=entry.examples, train_loss=entry.train_loss)
+            row.update(
+                sampled=entry.sampled,
+                stragglers=entry.stragglers,
+                dropped=entry.dropped,
+                failed=entry.failed,
+                examples=entry.examples,
+                train_loss=entry.train_loss,
+            )
         else:
-            row.update(sampled=0, stragglers=0, dropped=0, failed=0, examples=0, train_loss=float("nan"))
+            row.update(
+                sampled=0, stragglers=0, dropped=0, failed=0, examples=0, train_loss=float("nan")
+            )
         rows.append(row)
     out.mkdir(parents=True, exist_ok=True)
     results.write_rounds(out / "rounds.csv", rows)
@@ -120,8 +162,11 @@ def serve(grid: Grid, cfg: RunConfig, out: Path, quiet: bool = False, fail_prob:
         "diverged_round": diverged_round,
         "config": cfg.model_dump(),
         "config_digest": cfg.digest(),
-        "final": {"round": last["round"], "test_accuracy": last["test_accuracy"],
-                  "test_loss": last["test_loss"]},
+        "final": {
+            "round": last["round"],
+            "test_accuracy": last["test_accuracy"],
+            "test_loss": last["test_loss"],
+        },
         "rounds_completed": last["round"],
         "wall_seconds": round(time.time() - started, 3),
         "started_at": started_at,
@@ -134,8 +179,13 @@ def serve(grid: Grid, cfg: RunConfig, out: Path, quiet: bool = False, fail_prob:
     return summary
 
 
-def make_server_app(cfg: RunConfig, out: Path, quiet: bool = False, fail_prob: float = 0.0,
-                    extra: dict[str, Any] | None = None) -> ServerApp:
+def make_server_app(
+    cfg: RunConfig,
+    out: Path,
+    quiet: bool = False,
+    fail_prob: float = 0.0,
+    extra: dict[str, Any] | None = None,
+) -> ServerApp:
     """A ServerApp bound to one resolved config (the engines cannot pass ours through)."""
     server = ServerApp()
 
@@ -154,9 +204,14 @@ def main(grid: Grid, context: Context) -> None:
     """Entry point for ``flwr run``: the cell comes from pyproject's [tool.flwr.app.config]."""
     rc = context.run_config
     experiment = load_experiment(str(rc.get("config-file", "configs/default.yaml")))
-    cfg = experiment.cell(str(rc.get("algorithm", "fedprox")), float(rc.get("mu", 0.0)),
-                          float(rc.get("stragglers", 0.0)), int(rc.get("seed", 0)))
+    cfg = experiment.cell(
+        str(rc.get("algorithm", "fedprox")),
+        float(rc.get("mu", 0.0)),
+        float(rc.get("stragglers", 0.0)),
+        int(rc.get("seed", 0)),
+    )
     if "rounds" in rc:
-        cfg = cfg.model_copy(update={"federation": cfg.federation.model_copy(
-            update={"rounds": int(rc["rounds"])})})
+        cfg = cfg.model_copy(
+            update={"federation": cfg.federation.model_copy(update={"rounds": int(rc["rounds"])})}
+        )
     serve(grid, cfg, Path(str(rc.get("out", "results/flwr-run"))), extra={"backend": "flwr run"})

@@ -40,12 +40,18 @@ class RoundLog:
 
 
 class _ReproducibleRounds:
-    """Mixin over Flower's FedAvg: seeded partition sampling, paired stragglers, sorted aggregation."""
+    """Mixin over Flower's FedAvg: seeded sampling, paired stragglers, sorted aggregation."""
 
     drop_stragglers: bool
 
-    def _setup(self, template: wire.TrainInstruction, per_round: int, straggler_rate: float,
-               straggler_rule: str, fail_prob: float = 0.0) -> None:
+    def _setup(
+        self,
+        template: wire.TrainInstruction,
+        per_round: int,
+        straggler_rate: float,
+        straggler_rule: str,
+        fail_prob: float = 0.0,
+    ) -> None:
         self.template = template
         self.per_round = per_round
         self.straggler_rate = straggler_rate
@@ -54,29 +60,49 @@ class _ReproducibleRounds:
         self.log: list[RoundLog] = []
         self._sent: dict[int, int] = {}
 
-    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
-                        grid: Grid) -> Iterable[Message]:
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         nodes = sorted(grid.get_node_ids())
-        tasks = plan_round(self.template.seed, server_round, self.template.num_clients,
-                           self.per_round, self.template.epochs, self.straggler_rate,
-                           self.straggler_rule)
+        tasks = plan_round(
+            self.template.seed,
+            server_round,
+            self.template.num_clients,
+            self.per_round,
+            self.template.epochs,
+            self.straggler_rate,
+            self.straggler_rule,
+        )
         self._sent[server_round] = len(tasks)
         messages = []
         for t in tasks:
-            ins = replace(self.template, partition_id=t.partition, epochs=t.epochs,
-                          straggler=t.straggler, drop_straggler=self.drop_stragglers,
-                          server_round=server_round, fail_prob=self.fail_prob)
+            ins = replace(
+                self.template,
+                partition_id=t.partition,
+                epochs=t.epochs,
+                straggler=t.straggler,
+                drop_straggler=self.drop_stragglers,
+                server_round=server_round,
+                fail_prob=self.fail_prob,
+            )
             cfg = ins.to_config()
             for key, value in config.items():  # strategy-level extras (e.g. proximal-mu)
                 cfg.setdefault(key, value)
             cfg["server-round"] = server_round
             content = RecordDict({self.arrayrecord_key: arrays, self.configrecord_key: cfg})
-            messages.append(Message(content, dst_node_id=nodes[t.partition % len(nodes)],
-                                    message_type=MessageType.TRAIN, group_id=str(server_round)))
+            messages.append(
+                Message(
+                    content,
+                    dst_node_id=nodes[t.partition % len(nodes)],
+                    message_type=MessageType.TRAIN,
+                    group_id=str(server_round),
+                )
+            )
         return messages
 
-    def aggregate_train(self, server_round: int, replies: Iterable[Message]
-                        ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         replies = list(replies)
         ok = [m for m in replies if not m.has_error()]
         failed = self._sent.get(server_round, len(replies)) - len(ok)
@@ -84,10 +110,29 @@ class _ReproducibleRounds:
         kept = [m for m in ok if not int(m.content["metrics"][wire.DROPPED])]
         stragglers = sum(int(m.content["metrics"][wire.STRAGGLER]) for m in ok)
         examples = sum(int(m.content["metrics"][wire.NUM_EXAMPLES]) for m in kept)
-        loss = (sum(float(m.content["metrics"][wire.TRAIN_LOSS]) * int(m.content["metrics"][wire.NUM_EXAMPLES])
-                    for m in kept) / examples) if examples else float("nan")
-        self.log.append(RoundLog(server_round, self._sent.get(server_round, len(replies)),
-                                 stragglers, len(ok) - len(kept), failed, examples, loss))
+        loss = (
+            (
+                sum(
+                    float(m.content["metrics"][wire.TRAIN_LOSS])
+                    * int(m.content["metrics"][wire.NUM_EXAMPLES])
+                    for m in kept
+                )
+                / examples
+            )
+            if examples
+            else float("nan")
+        )
+        self.log.append(
+            RoundLog(
+                server_round,
+                self._sent.get(server_round, len(replies)),
+                stragglers,
+                len(ok) - len(kept),
+                failed,
+                examples,
+                loss,
+            )
+        )
         if not kept:
             return None, None  # nothing to average: the global model stays as it is
         return super().aggregate_train(server_round, kept)  # type: ignore[misc]
@@ -98,10 +143,21 @@ class StragglerDroppingFedAvg(_ReproducibleRounds, FedAvg):
 
     drop_stragglers = True
 
-    def __init__(self, template: wire.TrainInstruction, per_round: int, straggler_rate: float,
-                 straggler_rule: str = "bernoulli", fail_prob: float = 0.0) -> None:
-        FedAvg.__init__(self, fraction_train=1.0, fraction_evaluate=0.0,
-                        min_train_nodes=per_round, min_available_nodes=per_round)
+    def __init__(
+        self,
+        template: wire.TrainInstruction,
+        per_round: int,
+        straggler_rate: float,
+        straggler_rule: str = "bernoulli",
+        fail_prob: float = 0.0,
+    ) -> None:
+        FedAvg.__init__(
+            self,
+            fraction_train=1.0,
+            fraction_evaluate=0.0,
+            min_train_nodes=per_round,
+            min_available_nodes=per_round,
+        )
         self._setup(template, per_round, straggler_rate, straggler_rule, fail_prob)
 
 
@@ -110,10 +166,27 @@ class PartialWorkFedProx(_ReproducibleRounds, FedProx):
 
     drop_stragglers = False
 
-    def __init__(self, template: wire.TrainInstruction, per_round: int, straggler_rate: float,
-                 proximal_mu: float, straggler_rule: str = "bernoulli", fail_prob: float = 0.0) -> None:
-        FedProx.__init__(self, fraction_train=1.0, fraction_evaluate=0.0,
-                         min_train_nodes=per_round, min_available_nodes=per_round,
-                         proximal_mu=proximal_mu)
-        self._setup(replace(template, proximal_mu=proximal_mu), per_round, straggler_rate,
-                    straggler_rule, fail_prob)
+    def __init__(
+        self,
+        template: wire.TrainInstruction,
+        per_round: int,
+        straggler_rate: float,
+        proximal_mu: float,
+        straggler_rule: str = "bernoulli",
+        fail_prob: float = 0.0,
+    ) -> None:
+        FedProx.__init__(
+            self,
+            fraction_train=1.0,
+            fraction_evaluate=0.0,
+            min_train_nodes=per_round,
+            min_available_nodes=per_round,
+            proximal_mu=proximal_mu,
+        )
+        self._setup(
+            replace(template, proximal_mu=proximal_mu),
+            per_round,
+            straggler_rate,
+            straggler_rule,
+            fail_prob,
+        )

@@ -28,8 +28,13 @@ def tiny_experiment(mnist_root: Path, **overrides) -> dict:
         "protocol": "flower-baseline",
         "data": {"root": str(mnist_root)},
         "federation": {"num_clients": 20, "clients_per_round": 5, "rounds": 3},
-        "training": {"model": "logreg", "local_epochs": 3, "batch_size": 10, "lr": 0.03,
-                     "weight_decay": 0.001},
+        "training": {
+            "model": "logreg",
+            "local_epochs": 3,
+            "batch_size": 10,
+            "lr": 0.03,
+            "weight_decay": 0.001,
+        },
         "runtime": {"backend": "inprocess", "device": "cpu", "threads": 1},
     }
     for key, value in overrides.items():

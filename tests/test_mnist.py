@@ -55,7 +55,9 @@ def test_user_directory_with_gzipped_files_is_accepted(tmp_path: Path, mnist_roo
     src = tmp_path / "mine"
     src.mkdir()
     for name in mnist.IDX_MD5:
-        (src / f"{name}.gz").write_bytes(gzip.compress((mnist.raw_dir(mnist_root) / name).read_bytes()))
+        (src / f"{name}.gz").write_bytes(
+            gzip.compress((mnist.raw_dir(mnist_root) / name).read_bytes())
+        )
     dest_root = tmp_path / "root"
     mnist.ensure_mnist(dest_root, mnist_dir=src, sources=("directory",))
     assert mnist.is_ready(dest_root)
@@ -63,7 +65,9 @@ def test_user_directory_with_gzipped_files_is_accepted(tmp_path: Path, mnist_roo
 
 def test_missing_directory_names_itself(tmp_path: Path) -> None:
     with pytest.raises(mnist.DataError, match="nowhere"):
-        mnist.ensure_mnist(tmp_path / "root", mnist_dir=tmp_path / "nowhere", sources=("directory",))
+        mnist.ensure_mnist(
+            tmp_path / "root", mnist_dir=tmp_path / "nowhere", sources=("directory",)
+        )
 
 
 def test_unpickler_refuses_anything_but_numpy_arrays() -> None:

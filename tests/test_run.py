@@ -26,13 +26,34 @@ def _rounds(out: Path) -> list[dict]:
         return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
 
 
-def test_outputs_have_one_row_per_round_and_a_resolved_config(tiny_config: Path, tmp_path: Path) -> None:
-    run = _run(tiny_config, tmp_path / "a", "--algorithm", "fedprox", "--mu", "2",
-               "--stragglers", "0.5", "--seed", "1")
+def test_outputs_have_one_row_per_round_and_a_resolved_config(
+    tiny_config: Path, tmp_path: Path
+) -> None:
+    run = _run(
+        tiny_config,
+        tmp_path / "a",
+        "--algorithm",
+        "fedprox",
+        "--mu",
+        "2",
+        "--stragglers",
+        "0.5",
+        "--seed",
+        "1",
+    )
     rows = _rounds(tmp_path / "a")
     assert [int(r["round"]) for r in rows] == [0, 1, 2, 3]
-    assert list(rows[0]) == ["round", "test_loss", "test_accuracy", "sampled", "stragglers",
-                             "dropped", "failed", "examples", "train_loss"]
+    assert list(rows[0]) == [
+        "round",
+        "test_loss",
+        "test_accuracy",
+        "sampled",
+        "stragglers",
+        "dropped",
+        "failed",
+        "examples",
+        "train_loss",
+    ]
     assert all(int(r["sampled"]) == 5 for r in rows[1:])
     assert run["status"] == "ok"
     assert run["config"]["mu"] == 2.0 and run["config"]["stragglers"] == 0.5
@@ -56,13 +77,17 @@ def test_options_override_the_config_file(tiny_config: Path, tmp_path: Path) -> 
     assert len(_rounds(tmp_path / "a")) == 3
 
 
-def test_fedprox_with_mu_zero_and_no_stragglers_equals_fedavg(tiny_config: Path, tmp_path: Path) -> None:
+def test_fedprox_with_mu_zero_and_no_stragglers_equals_fedavg(
+    tiny_config: Path, tmp_path: Path
+) -> None:
     _run(tiny_config, tmp_path / "avg", "--algorithm", "fedavg", "--stragglers", "0")
     _run(tiny_config, tmp_path / "prox", "--algorithm", "fedprox", "--mu", "0", "--stragglers", "0")
     assert _rounds(tmp_path / "avg") == _rounds(tmp_path / "prox")
 
 
-def test_fedavg_with_only_stragglers_keeps_the_initial_model(tiny_config: Path, tmp_path: Path) -> None:
+def test_fedavg_with_only_stragglers_keeps_the_initial_model(
+    tiny_config: Path, tmp_path: Path
+) -> None:
     _run(tiny_config, tmp_path / "avg", "--algorithm", "fedavg", "--stragglers", "1.0")
     rows = _rounds(tmp_path / "avg")
     assert {r["test_accuracy"] for r in rows} == {rows[0]["test_accuracy"]}
@@ -70,18 +95,20 @@ def test_fedavg_with_only_stragglers_keeps_the_initial_model(tiny_config: Path, 
 
 
 def test_fedprox_with_only_stragglers_still_learns(tiny_config: Path, tmp_path: Path) -> None:
-    _run(tiny_config, tmp_path / "prox", "--algorithm", "fedprox", "--mu", "0", "--stragglers", "1.0")
+    _run(
+        tiny_config, tmp_path / "prox", "--algorithm", "fedprox", "--mu", "0", "--stragglers", "1.0"
+    )
     rows = _rounds(tmp_path / "prox")
     assert rows[-1]["test_accuracy"] != rows[0]["test_accuracy"]
     assert all(int(r["stragglers"]) == 5 and int(r["dropped"]) == 0 for r in rows[1:])
 
 
 def test_algorithms_of_one_seed_see_the_same_clients_and_stragglers(mnist_root: Path) -> None:
-    from fedbench.config import validate_run_config
-    from fedbench.server_app import make_strategy
     from flwr.app import ArrayRecord, ConfigRecord
 
     from fedbench.backends.inprocess import InProcessGrid
+    from fedbench.config import validate_run_config
+    from fedbench.server_app import make_strategy
 
     base = tiny_experiment(mnist_root)
     plans = []
@@ -100,7 +127,9 @@ def test_algorithms_of_one_seed_see_the_same_clients_and_stragglers(mnist_root: 
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_inprocess_and_ray_backends_give_identical_metrics(tiny_config: Path, tmp_path: Path) -> None:
+def test_inprocess_and_ray_backends_give_identical_metrics(
+    tiny_config: Path, tmp_path: Path
+) -> None:
     args = ("--algorithm", "fedprox", "--mu", "2", "--stragglers", "0.5")
     _run(tiny_config, tmp_path / "inprocess", *args, "--backend", "inprocess")
     ray = _run(tiny_config, tmp_path / "ray", *args, "--backend", "ray")
@@ -120,8 +149,9 @@ def test_inprocess_and_ray_backends_give_identical_metrics(tiny_config: Path, tm
         (["--algorithm", "fedavg", "--mu", "1"], "fedavg"),
     ],
 )
-def test_bad_options_exit_2_naming_the_key(options, key, tiny_config: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_options_exit_2_naming_the_key(
+    options, key, tiny_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["run", "--config", str(tiny_config), "--out", str(tmp_path / "x"), *options])
     err = capsys.readouterr().err
     assert code == 2
@@ -129,8 +159,9 @@ def test_bad_options_exit_2_naming_the_key(options, key, tiny_config: Path, tmp_
     assert not (tmp_path / "x" / "run.json").exists()
 
 
-def test_bad_config_file_values_are_named(tmp_path: Path, mnist_root: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_config_file_values_are_named(
+    tmp_path: Path, mnist_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = tiny_experiment(mnist_root, training={"lr": -0.1}, colour="blue")
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cfg))

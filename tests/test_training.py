@@ -35,8 +35,12 @@ def test_closed_form_solver_matches_autograd_sgd() -> None:
 def test_large_mu_keeps_the_local_model_near_the_global_one() -> None:
     x, y, params = _client()
     orders = epoch_orders(len(x), 10, seed=0, server_round=1, client=0)
-    drift = [_distance(train_logreg(params, x, y, 10, LocalSGD(0.03, 0.001, 10, mu=mu),
-                                    orders).params, params) for mu in (0.0, 2.0, 10.0, 30.0)]
+    drift = [
+        _distance(
+            train_logreg(params, x, y, 10, LocalSGD(0.03, 0.001, 10, mu=mu), orders).params, params
+        )
+        for mu in (0.0, 2.0, 10.0, 30.0)
+    ]
     assert drift == sorted(drift, reverse=True)  # a stronger pull, a shorter drift
     assert drift[-1] < 0.25 * drift[0]
 
@@ -44,8 +48,9 @@ def test_large_mu_keeps_the_local_model_near_the_global_one() -> None:
 def test_training_leaves_the_received_global_weights_untouched() -> None:
     x, y, params = _client()
     before = {k: v.clone() for k, v in params.items()}
-    train_logreg(params, x, y, 2, LocalSGD(0.03, 0.001, 10, mu=1.0),
-                 epoch_orders(len(x), 2, 0, 1, 0))
+    train_logreg(
+        params, x, y, 2, LocalSGD(0.03, 0.001, 10, mu=1.0), epoch_orders(len(x), 2, 0, 1, 0)
+    )
     assert all(torch.equal(before[k], params[k]) for k in params)
 
 

@@ -20,8 +20,9 @@ HELP = "run one grid cell with Flower"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="configs/default.yaml",
-                   help="experiment YAML (default: %(default)s)")
+    p.add_argument(
+        "--config", default="configs/default.yaml", help="experiment YAML (default: %(default)s)"
+    )
     p.add_argument("--algorithm", help="fedavg | fedprox")
     p.add_argument("--mu", type=float, help="proximal weight (fedprox)")
     p.add_argument("--stragglers", type=float, help="straggler rate in [0, 1]")
@@ -47,9 +48,14 @@ def resolve(args: argparse.Namespace) -> RunConfig:
     base["stragglers"] = grid.stragglers[0] if grid else 0.0
     base["seed"] = grid.seeds[0] if grid else 0
     overrides = {
-        "algorithm": args.algorithm, "mu": args.mu, "stragglers": args.stragglers,
-        "seed": args.seed, "federation.rounds": args.rounds, "runtime.backend": args.backend,
-        "runtime.threads": args.threads, "runtime.device": args.device,
+        "algorithm": args.algorithm,
+        "mu": args.mu,
+        "stragglers": args.stragglers,
+        "seed": args.seed,
+        "federation.rounds": args.rounds,
+        "runtime.backend": args.backend,
+        "runtime.threads": args.threads,
+        "runtime.device": args.device,
         "data.mnist_dir": args.mnist_dir,
     }
     for key, value in overrides.items():
@@ -68,7 +74,10 @@ def execute(args: argparse.Namespace) -> int:
 
     payload = run_cell(cfg, args.out, quiet=args.quiet, fail_prob=args.fail_prob)
     final = payload["final"]
-    print(f"{payload['status']}: round {final['round']} test_accuracy "
-          f"{final['test_accuracy']:.4f} test_loss {final['test_loss']:.4f} "
-          f"({payload['wall_seconds']:.1f}s) -> {args.out}", file=sys.stderr)
+    print(
+        f"{payload['status']}: round {final['round']} test_accuracy "
+        f"{final['test_accuracy']:.4f} test_loss {final['test_loss']:.4f} "
+        f"({payload['wall_seconds']:.1f}s) -> {args.out}",
+        file=sys.stderr,
+    )
     return 0

@@ -1,0 +1,47 @@
+# fedbench — the two commands of the README, plus helpers.
+#   make report   the full default grid (45 Flower runs) -> reports/fedprox-mnist/
+#   make test     unit + integration tests and the CI regression grid
+# Both create .venv (Python 3.11) and install the pinned project if needed.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CORES  ?= 8
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup data report quick test unit ci-grid bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+data: setup
+	$(BIN)/fedbench data mnist --root resources
+
+report: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile workflow/profiles/default
+
+quick: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2 --profile workflow/profiles/default --configfile configs/quick.yaml
+
+unit: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
+
+ci-grid: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2 --profile workflow/profiles/default --configfile configs/ci.yaml check
+
+test: unit ci-grid
+
+bench: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest benchmarks -q
+
+lint: setup
+	$(BIN)/ruff check .
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,32 @@
+"""``fedbench aggregate``: many cell runs into one tidy table, a summary and provenance.
+
+Reads RUN_DIR/rounds.csv and RUN_DIR/run.json of every run directory given and
+writes OUT_DIR/rounds.csv (every round of every run), OUT_DIR/summary.csv (one
+row per cell: mean ± std over seeds, last-10 regression metric, paired
+comparison with FedAvg) and OUT_DIR/provenance.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "aggregate run directories into summary tables"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", required=True, help="experiment name (written into the tables)")
+    p.add_argument("--out-dir", required=True, type=Path,
+                   help="output directory, e.g. reports/NAME")
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
+                   help="a run directory holding rounds.csv and run.json")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from fedbench.aggregate import aggregate
+
+    paths = aggregate(args.run_dirs, args.out_dir, args.name)
+    print(f"aggregated {len(args.run_dirs)} runs -> "
+          + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+    return 0
