@@ -32,7 +32,7 @@ unit: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
 
 ci-grid: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2 --profile workflow/profiles/default --configfile configs/ci.yaml check
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2 --profile workflow/profiles/default check --configfile configs/ci.yaml
 
 test: unit ci-grid
 

@@ -1,0 +1,241 @@
+"""Figures of the report: the published loss/accuracy grid and final accuracy vs stragglers.
+
+Drawing functions take a target (a matplotlib ``Figure`` or ``SubFigure``) so
+the same code draws the standalone PNG/PDF files and the pages of the report.
+Only the object-oriented API is used (no pyplot): no global figure state, no
+backend switching, safe to call from parallel Snakemake jobs. Text is plain
+matplotlib text (no TeX) and fonts are embedded as TrueType so that PDF text
+can be searched and extracted.
+
+Averaging follows ``fedbench.aggregate``: diverged runs are left out of every
+mean and band, and the panels say so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure, SubFigure
+
+from fedbench.aggregate import LAST_K, variant_sort_key
+
+# Colour-blind-safe (Okabe–Ito), assigned in variant order: FedAvg first, then by μ.
+PALETTE = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
+           "#000000")
+LINESTYLES = ("--", "-", "-", "-.", ":", "-", "--", "-.")
+MARKERS = ("s", "o", "^", "D", "v", "P", "X", "*")
+RC = {
+    "pdf.fonttype": 42,  # TrueType: text stays extractable (pypdf) and searchable
+    "ps.fonttype": 42,
+    "text.usetex": False,
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.6,
+}
+FIGURE_NAMES = ("curves", "final_accuracy")
+FORMATS = ("png", "pdf")
+
+Target = Figure | SubFigure
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """The report's matplotlib settings, applied only while drawing."""
+    with mpl.rc_context(RC):
+        yield
+
+
+def variants_in(frame: pd.DataFrame) -> list[tuple[str, float, str]]:
+    """(algorithm, mu, label) of every variant in ``frame``, in legend order."""
+    seen = {(str(a), float(m), str(v))
+            for a, m, v in frame[["algorithm", "mu", "variant"]].itertuples(index=False)}
+    return sorted(seen, key=lambda amv: variant_sort_key(amv[0], amv[1]))
+
+
+def variant_styles(variants: Sequence[tuple[str, float, str]]) -> dict[str, dict[str, Any]]:
+    """Colour, line style and marker per variant label, fixed by the variant order.
+
+    The order is a function of the variants alone (FedAvg first, then μ
+    ascending), so the same grid always gets the same colours in every figure.
+    """
+    return {label: {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i % len(PALETTE)],
+                    "marker": MARKERS[i % len(MARKERS)]}
+            for i, (_a, _m, label) in enumerate(variants)}
+
+
+def _rows(frame: pd.DataFrame) -> list[tuple[str, float]]:
+    return sorted({(str(p), float(s)) for p, s in frame[["protocol", "stragglers"]]
+                   .itertuples(index=False)})
+
+
+def _row_title(protocol: str, stragglers: float, many_protocols: bool) -> str:
+    title = f"{stragglers:.0%} stragglers"
+    return f"{protocol}, {title}" if many_protocols else title
+
+
+def seed_bands(rounds_df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean and sample std over seeds of ``metric`` per (cell, round), ok runs only.
+
+    A single seed has no spread: its std is NaN and no band is drawn.
+    """
+    ok = rounds_df[rounds_df["status"] == "ok"]
+    keys = ["protocol", "algorithm", "mu", "stragglers", "variant", "round"]
+    grouped = ok.groupby(keys, sort=True)[metric]
+    return grouped.agg(mean="mean", std=lambda s: s.std(ddof=1), n="count").reset_index()
+
+
+def draw_curves(target: Target, rounds_df: pd.DataFrame,
+                legend_anchor: tuple[float, float] | None = None) -> None:
+    """The published grid: one row per straggler level, test loss | test accuracy.
+
+    Variants are drawn in reverse legend order so that FedAvg's dashed line stays
+    visible where it coincides with FedProx μ=0 (no stragglers: same algorithm).
+    ``legend_anchor`` (figure fraction, top centre of the legend) places the legend
+    where a page layout reserved room for it; by default it goes above the axes.
+    """
+    rows = _rows(rounds_df)
+    variants = variants_in(rounds_df)
+    styles = variant_styles(variants)
+    many = len({p for p, _ in rows}) > 1
+    axes = np.atleast_2d(target.subplots(len(rows), 2, sharex=True, squeeze=False))
+    bands = {m: seed_bands(rounds_df, m) for m in ("test_loss", "test_accuracy")}
+    runs = rounds_df.drop_duplicates(["protocol", "algorithm", "mu", "stragglers", "seed"])
+    for i, (protocol, sf) in enumerate(rows):
+        notes = []
+        in_row = runs[(runs["protocol"] == protocol) & (runs["stragglers"] == sf)]
+        for _a, _m, label in variants:
+            mine = in_row[in_row["variant"] == label]
+            n_div = int((mine["status"] == "diverged").sum())
+            if n_div:
+                notes.append(f"{label}: {n_div}/{len(mine)} seeds diverged (excluded)")
+        for j, (metric, ylabel) in enumerate((("test_loss", "test loss (mean CE)"),
+                                              ("test_accuracy", "test accuracy"))):
+            ax = axes[i, j]
+            data = bands[metric]
+            data = data[(data["protocol"] == protocol) & (data["stragglers"] == sf)]
+            for _a, _m, label in reversed(variants):
+                line = data[data["variant"] == label]
+                if line.empty:
+                    continue
+                st = styles[label]
+                ax.plot(line["round"], line["mean"], color=st["color"],
+                        linestyle=st["linestyle"], linewidth=1.4, label=label)
+                low, high = line["mean"] - line["std"], line["mean"] + line["std"]
+                ax.fill_between(line["round"], low, high, color=st["color"], alpha=0.18,
+                                linewidth=0)
+            ax.set_title(f"{_row_title(protocol, sf, many)} — {ylabel.split(' (')[0]}")
+            ax.set_ylabel(ylabel)
+            if i == len(rows) - 1:
+                ax.set_xlabel("round")
+            if notes and j == 1:
+                ax.text(0.98, 0.04, "\n".join(notes), transform=ax.transAxes, ha="right",
+                        va="bottom", fontsize=7, color="#333333")
+    _legend(target, variants, styles, markers=False, anchor=legend_anchor)
+
+
+def draw_final_accuracy(target: Target, summary_df: pd.DataFrame,
+                        legend_anchor: tuple[float, float] | None = None) -> None:
+    """Last-10 mean accuracy vs straggler rate, ±1 std over seeds, one series per variant."""
+    variants = variants_in(summary_df)
+    styles = variant_styles(variants)
+    ax = target.subplots(1, 1)
+    levels = sorted({float(s) for s in summary_df["stragglers"]})
+    step = 0.012 * ((max(levels) - min(levels)) or 1.0)  # dodge so error bars do not overlap
+    for k, (_a, _m, label) in enumerate(variants):
+        rows = summary_df[summary_df["variant"] == label].sort_values("stragglers")
+        offset = (k - (len(variants) - 1) / 2) * step
+        x = rows["stragglers"].to_numpy(dtype=float) + offset
+        st = styles[label]
+        ax.errorbar(x, rows["last10_acc_mean"], yerr=rows["last10_acc_std"].fillna(0.0),
+                    color=st["color"], linestyle=st["linestyle"], marker=st["marker"],
+                    markersize=5, capsize=3, linewidth=1.3, label=label)
+        for xi, row in zip(x, rows.itertuples(index=False), strict=True):
+            if row.status == "diverged":
+                ax.plot([xi], [0.02], marker="x", color=st["color"], markersize=7,
+                        transform=ax.get_xaxis_transform(), clip_on=False)
+    ax.set_xticks(levels, [f"{s:.0%}" for s in levels])
+    ax.set_xlabel("straggler rate")
+    rounds = int(summary_df["rounds"].max())
+    ax.set_ylabel(f"test accuracy, mean of last {min(LAST_K, rounds)} rounds")
+    title = "Final accuracy vs stragglers (mean ± 1 std over seeds"
+    if (summary_df["status"] == "diverged").any():
+        title += "; × = all seeds diverged"
+    ax.set_title(title + ")")
+    _legend(target, variants, styles, markers=True, anchor=legend_anchor)
+
+
+def _legend(target: Target, variants: Sequence[tuple[str, float, str]],
+            styles: dict[str, dict[str, Any]], markers: bool,
+            anchor: tuple[float, float] | None = None) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=styles[label]["color"], linestyle=styles[label]["linestyle"],
+                      marker=styles[label]["marker"] if markers else None, linewidth=1.6)
+               for _a, _m, label in variants]
+    labels = [label for _a, _m, label in variants]
+    if anchor is None:
+        target.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 4),
+                      frameon=False)
+    else:
+        target.legend(handles, labels, loc="upper center", bbox_to_anchor=anchor,
+                      ncol=min(len(labels), 4), frameon=False)
+
+
+def curves_figure(rounds_df: pd.DataFrame, width: float = 8.0) -> Figure:
+    """A standalone figure of the loss/accuracy grid (height grows with the rows)."""
+    n_rows = len(_rows(rounds_df))
+    fig = Figure(figsize=(width, 0.6 + 2.4 * n_rows), layout="constrained")
+    draw_curves(fig, rounds_df)
+    return fig
+
+
+def final_accuracy_figure(summary_df: pd.DataFrame, width: float = 6.0) -> Figure:
+    fig = Figure(figsize=(width, 4.0), layout="constrained")
+    draw_final_accuracy(fig, summary_df)
+    return fig
+
+
+def save_atomic(fig: Figure, path: Path) -> None:
+    """Save under a temporary name, then rename: no half-written figure ever exists.
+
+    Creation dates and software tags are left out so that the same data gives
+    the same bytes.
+    """
+    fmt = path.suffix.lstrip(".")
+    metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fig.savefig(tmp, format=fmt, dpi=150, metadata=metadata)
+    os.replace(tmp, path)
+
+
+def save_figures(rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
+                 figures_dir: str | Path) -> list[Path]:
+    """Write figures/curves.{png,pdf} and figures/final_accuracy.{png,pdf}."""
+    out = Path(figures_dir)
+    written = []
+    with style():
+        figures = {"curves": curves_figure(rounds_df),
+                   "final_accuracy": final_accuracy_figure(summary_df)}
+        for name in FIGURE_NAMES:
+            for fmt in FORMATS:
+                path = out / f"{name}.{fmt}"
+                save_atomic(figures[name], path)
+                written.append(path)
+    return written
