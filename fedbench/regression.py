@@ -67,8 +67,13 @@ BAND_RULE = "band = max(k * std * sqrt(2 / n), floor)"
 
 HIGH_STRAGGLERS = 0.9
 """Straggler rate of the published "FedProx beats FedAvg" claim."""
-CLOSE_TOL = 0.03
-"""At 0 % stragglers FedProx and FedAvg must agree within this (last-10 accuracy)."""
+CLOSE_TOL = 0.10
+"""At 0 % stragglers FedProx and FedAvg must agree within this (last-10 accuracy).
+
+Flower's published curves at 0 % stragglers end between about 0.78 and 0.85 for all three
+variants (read off a figure, PROTOCOLS.md section 1): a spread of 0.07. The tolerance adds
+reading error and seed noise to that spread; the 90 % gap it separates from is about 0.2.
+"""
 
 CELL_KEYS = ("protocol", "algorithm", "mu", "stragglers")
 PAIRED_COLUMNS = ("paired_diff_last10_mean", "paired_ci_low", "paired_ci_high", "n_pairs")

@@ -366,11 +366,12 @@ def test_beats_claim_with_one_pair_uses_the_point_difference() -> None:
 
 def test_close_at_0_tolerance() -> None:
     key = ("close-at-0", "flower-baseline/fedprox mu=2 sf=0")
-    at_tol = set_cell(summary_rows(), "fedprox", 2.0, 0.0, paired_diff_last10_mean=-0.03)
+    at_tol = set_cell(summary_rows(), "fedprox", 2.0, 0.0, paired_diff_last10_mean=-CLOSE_TOL)
     assert claims_by_cell(at_tol)[key]
-    apart = set_cell(summary_rows(), "fedprox", 2.0, 0.0, paired_diff_last10_mean=-0.031)
+    apart = set_cell(summary_rows(), "fedprox", 2.0, 0.0,
+                     paired_diff_last10_mean=-(CLOSE_TOL + 0.001))
     assert not claims_by_cell(apart)[key]
-    assert claims_by_cell(apart, close_tol=0.05)[key]
+    assert claims_by_cell(apart, close_tol=CLOSE_TOL + 0.01)[key]
 
 
 def test_claims_apply_only_when_fedavg_is_in_the_summary() -> None:

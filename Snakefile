@@ -1,0 +1,41 @@
+# fedbench: FedAvg / FedProx on MNIST with Flower -- the benchmark grid, aggregated and reported.
+#
+#   snakemake --cores 8                                      # configs/default.yaml, 45 cells
+#   snakemake --cores 2 --configfile configs/quick.yaml      # a small grid in about two minutes
+#   snakemake --cores 8 --config federation='{rounds: 20}'   # any key, overridden
+#   snakemake --workflow-profile workflow/profiles/default   # local defaults (or profiles/slurm)
+#   snakemake --report reports/fedprox-mnist/report.html     # HTML report after a run
+#
+# Outputs: results/<name>/<algorithm>-mu<mu>-sf<stragglers>/seed<seed>/{rounds.csv,run.json},
+# reports/<name>/{summary.csv,rounds.csv,provenance.json,figures/,report.pdf}, logs/<name>/.
+# All logic lives in the fedbench package; the rules only call its command line.
+
+from snakemake.utils import min_version
+
+min_version("9.19")
+
+
+# A --configfile is merged over this one (nested keys; lists replaced), then --config over both.
+configfile: "configs/default.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/report.smk"
+
+
+# Regression checks (`snakemake check`) live in their own rule file once it exists.
+if Path(workflow.basedir, "workflow/rules/check.smk").exists():
+
+    include: "workflow/rules/check.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        report_files(),

@@ -1,0 +1,263 @@
+# Helpers shared by all rules -- config validation, the grid of cells, paths, and the
+# digests that make code and settings changes rerun the cells they affect.
+# (No rules in this file: snakemake --lint wants functions and rules in separate files.)
+
+import ast
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config, validate
+
+# --- the config -----------------------------------------------------------------------------
+# 0. `--config key=value` reads nested values as strings (federation="{rounds: 7}" gives
+#    rounds '7'); read them as they would be read from the config file.
+def _as_yaml(value):
+    if isinstance(value, dict):
+        return {k: _as_yaml(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_yaml(v) for v in value]
+    if isinstance(value, str) and value:
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
+
+
+for _key, _value in (workflow.config_settings.overwrite_config or {}).items():
+    if isinstance(_value, (dict, list)):
+        update_config(config, {_key: _as_yaml(_value)})
+
+# 1. JSON Schema: unknown keys, wrong types, out-of-range values; fills in defaults.
+def _schema_error(exc):
+    """One line naming the key, the bad value and what is allowed (instead of the schema dump)."""
+    err = exc.__context__
+    if not isinstance(err, jsonschema.exceptions.ValidationError):
+        return exc
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+    hint = None
+    if err.validator not in ("additionalProperties", "required", "type"):
+        hint = err.schema.get("description") if isinstance(err.schema, dict) else None
+    return WorkflowError(
+        f"invalid config: {key.lstrip('.') or '(top level)'}: {err.message}"
+        + (f" ({hint})" if hint else "")
+    )
+
+
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError as exc:
+    raise _schema_error(exc) from None
+
+# 2. fedbench's own models (the same ones `fedbench run` uses): cross-field rules that JSON
+#    Schema cannot express, e.g. clients_per_round <= num_clients.
+try:
+    from fedbench.config import ConfigError, validate_experiment
+except ImportError as exc:
+    raise WorkflowError(
+        f"cannot import fedbench ({exc}); install it into the environment that runs snakemake "
+        "(pip install -e .)"
+    ) from None
+
+try:
+    EXPERIMENT = validate_experiment(config, source="the workflow config")
+except ConfigError as exc:
+    raise WorkflowError(str(exc)) from None
+
+NAME = EXPERIMENT.name
+RESULTS = os.path.normpath(EXPERIMENT.results_dir)
+REPORTS = os.path.normpath(EXPERIMENT.reports_dir)
+DATA_ROOT = os.path.normpath(EXPERIMENT.data.root)
+# `--mnist-dir DIR` when the config names a directory with the user's own MNIST files
+MNIST_DIR_OPTION = (
+    f"--mnist-dir {shlex.quote(EXPERIMENT.data.mnist_dir)}" if EXPERIMENT.data.mnist_dir else ""
+)
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+# The `fedbench` command of the Python that runs Snakemake (the project's .venv), so that
+# rules work without an activated environment. Set in the environment jobs inherit, rather than
+# put in the shell commands, so that moving the venv is not a change that reruns every cell.
+_BIN = Path(sys.executable).parent
+if (_BIN / "fedbench").exists():
+    os.environ.update(PATH=os.pathsep.join([str(_BIN), os.environ.get("PATH", "")]))
+
+# --- the grid -------------------------------------------------------------------------------
+# Wildcard values are Python's shortest round-tripping float repr: 2 -> "2.0", 0.9 -> "0.9",
+# 1e-5 -> "1e-05"; float(text) gives back exactly the config's value.
+FLOAT = r"[0-9]+(?:\.[0-9]+)?(?:e[-+][0-9]+)?"
+
+wildcard_constraints:
+    name=re.escape(NAME),
+    algorithm="fedavg|fedprox",
+    mu=FLOAT,
+    stragglers=FLOAT,
+    seed=r"[0-9]+",
+
+
+def fmt_float(value):
+    """The wildcard spelling of a float (exact round trip)."""
+    return repr(float(value))
+
+
+def grid_cells():
+    """Every cell of the config's grid, de-duplicated and sorted (variant, stragglers, seed)."""
+    grid = EXPERIMENT.grid
+    variants = sorted({(v.algorithm, float(v.mu)) for v in grid.variants})
+    stragglers = sorted({float(s) for s in grid.stragglers})
+    seeds = sorted({int(s) for s in grid.seeds})
+    return [
+        {"algorithm": a, "mu": fmt_float(m), "stragglers": fmt_float(s), "seed": str(k)}
+        for a, m in variants
+        for s in stragglers
+        for k in seeds
+    ]
+
+
+CELL = "{algorithm}-mu{mu}-sf{stragglers}/seed{seed}"
+
+
+def cell_dir(cell, name=NAME):
+    """results/<name>/<algorithm>-mu<mu>-sf<stragglers>/seed<seed> for a cell (dict or wildcards)."""
+    cell = CELL.format(
+        algorithm=cell["algorithm"], mu=cell["mu"], stragglers=cell["stragglers"], seed=cell["seed"]
+    )
+    return f"{RESULTS}/{name}/{cell}"
+
+
+def cell_dirs():
+    return [cell_dir(c) for c in grid_cells()]
+
+
+def cell_files(filename):
+    return [f"{d}/{filename}" for d in cell_dirs()]
+
+
+def mnist_files():
+    return [f"{DATA_ROOT}/MNIST/raw/{f}" for f in MNIST_FILES]
+
+
+def report_files(name=NAME):
+    base = f"{REPORTS}/{name}"
+    return [
+        f"{base}/summary.csv",
+        f"{base}/rounds.csv",
+        f"{base}/provenance.json",
+        f"{base}/figures/curves.png",
+        f"{base}/figures/curves.pdf",
+        f"{base}/figures/final_accuracy.png",
+        f"{base}/figures/final_accuracy.pdf",
+        f"{base}/report.pdf",
+    ]
+
+
+# --- the resolved config --------------------------------------------------------------------
+# The validated config, with defaults and every --configfile/--config override applied, written
+# to files by the rules in simulate.smk (their params are the content, so a file is rewritten
+# exactly when its content changes):
+# - results/<name>/config.yaml: all of it; what `fedbench report --config` reads.
+# - results/<name>/run_config.yaml: what every cell runs with, i.e. without the grid (a new
+#   seed must not rerun the finished cells), the output folders and the thread count (given
+#   to each job as --threads). It is an input of every simulate job: changing any setting in
+#   it (rounds, lr, backend, ...) reruns the whole grid, and nothing else does.
+def _dump(data):
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+RESOLVED_CONFIG = _dump(EXPERIMENT.model_dump(mode="json"))
+_run = EXPERIMENT.model_dump(mode="json", exclude={"grid", "results_dir", "reports_dir"})
+del _run["runtime"]["threads"]
+RUN_CONFIG = _dump(_run)
+
+
+# --- code and software digests --------------------------------------------------------------
+def _package_dir():
+    spec = importlib.util.find_spec("fedbench")
+    if spec is None or not spec.submodule_search_locations:
+        raise WorkflowError("cannot locate the fedbench package")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _module_file(pkg, modname):
+    """fedbench.a.b -> <pkg>/a/b.py or <pkg>/a/b/__init__.py (None if neither exists)."""
+    parts = modname.split(".")[1:]
+    base = pkg.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if parts and candidate.is_file():
+            return candidate
+    return pkg / "__init__.py" if not parts else None
+
+
+def _imported_modules(path, modname):
+    """fedbench modules that `path` imports anywhere (top level or inside functions)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = modname if path.name == "__init__.py" else modname.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {m for m in found if m == "fedbench" or m.startswith("fedbench.")}
+
+
+def code_digest(*entry_modules):
+    """sha256 over the sources of the fedbench modules reachable from `entry_modules` by
+    imports (all of fedbench/**/*.py when none are given), sorted by path.
+
+    Snakemake reruns a job when its params change, so a digest param makes edits to the code
+    a job runs rerun it -- and only those: editing the report code does not rerun the grid.
+    """
+    pkg = _package_dir()
+    if entry_modules:
+        files, queue = set(), list(entry_modules)
+        while queue:
+            modname = queue.pop()
+            # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+            parents = [".".join(modname.split(".")[:i]) for i in range(1, modname.count(".") + 1)]
+            for name in [*parents, modname]:
+                path = _module_file(pkg, name)
+                if path is None or path in files:
+                    continue
+                files.add(path)
+                queue.extend(_imported_modules(path, name))
+    else:
+        files = set(pkg.rglob("*.py"))
+    digest = hashlib.sha256()
+    for path in sorted(files, key=lambda p: p.relative_to(pkg).as_posix()):
+        digest.update(path.relative_to(pkg).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def software_versions(*packages):
+    """Installed versions of the numerical stack (a pin change reruns the cells)."""
+    return ", ".join(f"{p}=={importlib.metadata.version(p)}" for p in packages)
+
+
+# What each `fedbench` command executes: the CLI entry point, the command, all they import.
+SIMULATE_CODE = code_digest("fedbench.cli", "fedbench.commands.run")
+AGGREGATE_CODE = code_digest("fedbench.cli", "fedbench.commands.aggregate")
+REPORT_CODE = code_digest("fedbench.cli", "fedbench.commands.report")
+CHECK_CODE = code_digest("fedbench.cli", "fedbench.commands.check")
+SOFTWARE = software_versions("flwr", "torch", "numpy")
