@@ -3,7 +3,7 @@
 #   snakemake --cores 8                                      # configs/default.yaml, 45 cells
 #   snakemake --cores 2 --configfile configs/quick.yaml      # a small grid in about two minutes
 #   snakemake --cores 8 --config federation='{rounds: 20}'   # any key, overridden
-#   snakemake --workflow-profile workflow/profiles/default   # local defaults (or profiles/slurm)
+#   snakemake --profile workflow/profiles/default            # local defaults (or .../slurm)
 #   snakemake --report reports/fedprox-mnist/report.html     # HTML report after a run
 #
 # Outputs: results/<name>/<algorithm>-mu<mu>-sf<stragglers>/seed<seed>/{rounds.csv,run.json},
@@ -38,4 +38,8 @@ if Path(workflow.basedir, "workflow/rules/check.smk").exists():
 rule all:
     default_target: True
     input:
+        # every cell's results too, so that a deleted run file is rerun (Snakemake does not
+        # regenerate a missing intermediate file when everything after it is up to date)
+        cell_files("rounds.csv"),
+        cell_files("run.json"),
         report_files(),

@@ -4,12 +4,22 @@ The server names the partition, the epochs to run and whether this client is
 a straggler (see ``fedbench.sampling``); the client loads its data once per
 process, trains, and replies with its weights and metrics. A straggler under
 FedAvg replies without an update: its work would be discarded anyway.
+
+Message handling is kept cheap without leaving Flower's records: the global
+model of a round is decoded once per process however many clients of that
+round the process serves (the in-process Grid hands every client the same
+``ArrayRecord``), and replies are built as ``Array`` objects whose bytes are
+exactly what ``np.save`` writes, from a cached ``.npy`` header plus the
+tensor's buffer.
 """
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import torch
-from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from fedbench import task as wire
@@ -20,9 +30,63 @@ from fedbench.training import LocalSGD, epoch_orders, train_logreg, train_module
 
 app = ClientApp()
 
+NPY = "numpy.ndarray"  # flwr's SType.NUMPY: the Array's bytes are an .npy file
+
 
 class InjectedClientFailure(RuntimeError):
     """Raised on purpose by the fault-injection option (tests of failing clients)."""
+
+
+# --- the wire: ArrayRecord <-> tensors -------------------------------------------------------------
+
+_NPY_HEADERS: dict[tuple[str, tuple[int, ...]], bytes] = {}
+
+
+def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    """The bytes ``np.save`` writes before a C-ordered array's data (cached per dtype, shape)."""
+    key = (dtype.str, shape)
+    if key not in _NPY_HEADERS:
+        probe = np.zeros(shape, dtype=dtype)
+        buf = io.BytesIO()
+        np.save(buf, probe, allow_pickle=False)
+        blob = buf.getvalue()
+        _NPY_HEADERS[key] = blob[: len(blob) - probe.nbytes]
+    return _NPY_HEADERS[key]
+
+
+def to_array(tensor: torch.Tensor) -> Array:
+    """``Array(tensor)`` with the same bytes, without a round trip through ``np.save``."""
+    nd = np.ascontiguousarray(tensor.detach().cpu().numpy())
+    data = _npy_header(nd.dtype, nd.shape) + nd.tobytes()
+    return Array(dtype=str(nd.dtype), shape=tuple(nd.shape), stype=NPY, data=data)
+
+
+def to_arrayrecord(params: dict[str, torch.Tensor]) -> ArrayRecord:
+    record = ArrayRecord()
+    for key, value in params.items():
+        record[key] = to_array(value)
+    return record
+
+
+_GLOBAL: dict[str, object] = {"key": None, "blobs": (), "params": None}
+
+
+def global_params(arrays: ArrayRecord, device: str) -> dict[str, torch.Tensor]:
+    """The message's model as tensors on ``device``, decoded once per distinct record.
+
+    Keyed by the identity of the records' byte strings (held here, so the ids stay
+    valid): a new round, or a message that was serialised on its way in, decodes
+    afresh. Training never writes to these tensors.
+    """
+    blobs = tuple(arr.data for arr in arrays.values())
+    key = (tuple(arrays.keys()), tuple(id(b) for b in blobs), device)
+    if key != _GLOBAL["key"] or any(a is not b for a, b in zip(blobs, _GLOBAL["blobs"], strict=True)):
+        params = {k: v.to(device) for k, v in arrays.to_torch_state_dict().items()}
+        _GLOBAL.update(key=key, blobs=blobs, params=params)
+    return dict(_GLOBAL["params"])  # type: ignore[arg-type]
+
+
+# --- training ----------------------------------------------------------------------------------------
 
 
 def local_update(ins: wire.TrainInstruction, params: dict[str, torch.Tensor]):
@@ -52,9 +116,9 @@ def train(msg: Message, context: Context) -> Message:
     if ins.straggler and ins.drop_straggler:
         metrics.update({wire.NUM_EXAMPLES: 0, wire.DROPPED: 1, wire.EPOCHS: 0})
         return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
-    params = msg.content["arrays"].to_torch_state_dict()
+    params = global_params(msg.content["arrays"], ins.device)
     result, n = local_update(ins, params)
     metrics.update({wire.NUM_EXAMPLES: n, wire.DROPPED: 0, wire.EPOCHS: ins.epochs,
                     wire.TRAIN_LOSS: result.loss})
-    arrays = ArrayRecord({k: v.cpu() for k, v in result.params.items()})
+    arrays = to_arrayrecord(result.params)
     return Message(RecordDict({"arrays": arrays, "metrics": MetricRecord(metrics)}), reply_to=msg)

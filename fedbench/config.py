@@ -71,6 +71,7 @@ class RuntimeConfig(_Strict):
     backend: Literal["inprocess", "ray"] = "inprocess"
     device: Literal["cpu", "cuda"] = "cpu"
     threads: int = Field(1, ge=1)
+    checkpoint_every: int = Field(10, ge=0)  # rounds between checkpoints; 0 = never
 
 
 class RunConfig(_Strict):

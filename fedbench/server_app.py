@@ -13,6 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,12 @@ import torch
 from flwr.app import ArrayRecord, Context, MetricRecord
 from flwr.serverapp import Grid, ServerApp
 
-from fedbench import results
+from fedbench import checkpoint, results
 from fedbench.config import RunConfig, load_experiment
 from fedbench.dataset import cached_federated
 from fedbench.model import build_model
 from fedbench.protocols import get_protocol
-from fedbench.strategy import PartialWorkFedProx, StragglerDroppingFedAvg
+from fedbench.strategy import PartialWorkFedProx, RoundLog, StragglerDroppingFedAvg
 from fedbench.task import TrainInstruction
 from fedbench.training import evaluate
 
@@ -101,6 +102,26 @@ def serve(
     show = None if quiet else _progress_printer(cfg.federation.rounds)
     evals: dict[int, tuple[float, float, float]] = {}
     clock = {"last": time.perf_counter(), "t0": time.perf_counter()}
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / checkpoint.FILENAME
+    resumed = checkpoint.load(ckpt_path, cfg.digest())
+    first_round = 1
+    if resumed is not None:
+        first_round = resumed.server_round + 1
+        initial = ArrayRecord({k: torch.from_numpy(v) for k, v in resumed.arrays.items()})
+        evals.update({int(r): tuple(v) for r, v in resumed.state["evals"].items()})
+        strategy.log.extend(RoundLog(**entry) for entry in resumed.state["log"])
+        if show:
+            print(f"resuming from the checkpoint of round {resumed.server_round}",
+                  file=sys.stderr, flush=True)
+
+    def save_checkpoint(server_round: int, arrays: ArrayRecord) -> None:
+        every = cfg.runtime.checkpoint_every
+        if every and server_round % every == 0 and server_round < cfg.federation.rounds:
+            state = {"evals": {str(r): list(v) for r, v in evals.items()},
+                     "log": [asdict(entry) for entry in strategy.log]}
+            arr = {k: v.numpy() for k, v in arrays.to_torch_state_dict().items()}
+            checkpoint.save(ckpt_path, cfg.digest(), checkpoint.Checkpoint(server_round, arr, state))
 
     def evaluate_fn(server_round: int, arrays: ArrayRecord) -> MetricRecord:
         params = {k: v.to(cfg.runtime.device) for k, v in arrays.to_torch_state_dict().items()}
@@ -123,6 +144,8 @@ def serve(
             num_rounds=cfg.federation.rounds,
             timeout=3600.0,
             evaluate_fn=evaluate_fn,
+            first_round=first_round,
+            on_round_end=save_checkpoint,
         )
     except Diverged as exc:
         status, diverged_round = "diverged", exc.server_round
@@ -168,6 +191,7 @@ def serve(
             "test_loss": last["test_loss"],
         },
         "rounds_completed": last["round"],
+        "resumed_from_round": resumed.server_round if resumed else None,
         "wall_seconds": round(time.time() - started, 3),
         "started_at": started_at,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -176,6 +200,7 @@ def serve(
         **(extra or {}),
     }
     results.write_json(out / "run.json", summary)
+    checkpoint.remove(ckpt_path)  # the run is complete: nothing to resume
     return summary
 
 

@@ -17,12 +17,12 @@ loss) is kept in ``self.log`` for the ServerApp to write out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import Grid
-from flwr.serverapp.strategy import FedAvg, FedProx
+from flwr.serverapp.strategy import FedAvg, FedProx, Result
 
 from fedbench import task as wire
 from fedbench.sampling import plan_round
@@ -99,6 +99,59 @@ class _ReproducibleRounds:
                 )
             )
         return messages
+
+    def start(  # noqa: PLR0913 - Flower's signature plus two keyword-only extras
+        self,
+        grid: Grid,
+        initial_arrays: ArrayRecord,
+        num_rounds: int = 3,
+        timeout: float = 3600,
+        train_config: ConfigRecord | None = None,
+        evaluate_config: ConfigRecord | None = None,
+        evaluate_fn: Callable[[int, ArrayRecord], MetricRecord | None] | None = None,
+        *,
+        first_round: int = 1,
+        on_round_end: Callable[[int, ArrayRecord], None] | None = None,
+    ) -> Result:
+        """Flower's ``Strategy.start`` loop, able to resume at ``first_round``.
+
+        Flower's loop always starts at round 1, so a run killed at round 80 of 100
+        would start over. With every random choice a function of (seed, round,
+        client), resuming from the checkpointed global model of round r - 1
+        gives exactly the numbers of an uninterrupted run. ``on_round_end`` is
+        where the ServerApp writes its checkpoints.
+        """
+        train_config = ConfigRecord() if train_config is None else train_config
+        evaluate_config = ConfigRecord() if evaluate_config is None else evaluate_config
+        result = Result()
+        arrays = initial_arrays
+        if evaluate_fn and first_round == 1:
+            res = evaluate_fn(0, arrays)
+            if res is not None:
+                result.evaluate_metrics_serverapp[0] = res
+        for rnd in range(first_round, num_rounds + 1):
+            replies = grid.send_and_receive(
+                messages=self.configure_train(rnd, arrays, train_config, grid), timeout=timeout
+            )
+            agg_arrays, agg_metrics = self.aggregate_train(rnd, replies)
+            if agg_arrays is not None:
+                result.arrays = arrays = agg_arrays
+            if agg_metrics is not None:
+                result.train_metrics_clientapp[rnd] = agg_metrics
+            eval_replies = grid.send_and_receive(  # empty: federated evaluation is off
+                messages=self.configure_evaluate(rnd, arrays, evaluate_config, grid),
+                timeout=timeout,
+            )
+            agg_eval = self.aggregate_evaluate(rnd, eval_replies)  # type: ignore[attr-defined]
+            if agg_eval is not None:
+                result.evaluate_metrics_clientapp[rnd] = agg_eval
+            if evaluate_fn:
+                res = evaluate_fn(rnd, arrays)
+                if res is not None:
+                    result.evaluate_metrics_serverapp[rnd] = res
+            if on_round_end:
+                on_round_end(rnd, arrays)
+        return result
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]

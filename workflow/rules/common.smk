@@ -131,11 +131,11 @@ CELL = "{algorithm}-mu{mu}-sf{stragglers}/seed{seed}"
 
 
 def cell_dir(cell, name=NAME):
-    """results/<name>/<algorithm>-mu<mu>-sf<stragglers>/seed<seed> for a cell (dict or wildcards)."""
-    cell = CELL.format(
+    """results/<name>/<algorithm>-mu<mu>-sf<stragglers>/seed<seed> of a cell (a dict)."""
+    path = CELL.format(
         algorithm=cell["algorithm"], mu=cell["mu"], stragglers=cell["stragglers"], seed=cell["seed"]
     )
-    return f"{RESULTS}/{name}/{cell}"
+    return f"{RESULTS}/{name}/{path}"
 
 
 def cell_dirs():
@@ -147,7 +147,7 @@ def cell_files(filename):
 
 
 def mnist_files():
-    return [f"{DATA_ROOT}/MNIST/raw/{f}" for f in MNIST_FILES]
+    return [str(Path(DATA_ROOT, "MNIST", "raw", f)) for f in MNIST_FILES]
 
 
 def report_files(name=NAME):
@@ -171,8 +171,8 @@ def report_files(name=NAME):
 # - results/<name>/config.yaml: all of it; what `fedbench report --config` reads.
 # - results/<name>/run_config.yaml: what every cell runs with, i.e. without the grid (a new
 #   seed must not rerun the finished cells), the output folders and the thread count (given
-#   to each job as --threads). It is an input of every simulate job: changing any setting in
-#   it (rounds, lr, backend, ...) reruns the whole grid, and nothing else does.
+#   to each job as --threads). It is an input of every simulate job: changing a setting in it
+#   (rounds, lr, backend, ...) reruns the whole grid; changing the grid adds or drops cells.
 def _dump(data):
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 

