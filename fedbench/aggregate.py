@@ -38,7 +38,12 @@ from typing import Any
 import pandas as pd
 
 from fedbench.errors import UsageError
-from fedbench.results import ROUND_COLUMNS, atomic_write_text, write_json
+from fedbench.results import (
+    OPTIONAL_ROUND_COLUMNS,
+    ROUND_COLUMNS,
+    atomic_write_text,
+    write_json,
+)
 
 CELL_KEYS = ("protocol", "algorithm", "mu", "stragglers")
 RUN_KEYS = (*CELL_KEYS, "seed")
@@ -172,6 +177,9 @@ def _read_rounds_csv(path: Path) -> pd.DataFrame:
         raise UsageError(f"{path}: empty file, expected a header and one row per round") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         raise UsageError(f"{path}: malformed CSV ({str(exc).strip()})") from None
+    for column in OPTIONAL_ROUND_COLUMNS:  # files written before the column existed
+        if column not in frame.columns:
+            frame[column] = math.nan
     missing = [c for c in ROUND_COLUMNS if c not in frame.columns]
     if missing:
         raise UsageError(f"{path}: missing column(s) {', '.join(missing)}; "
@@ -216,7 +224,8 @@ def _run_record(run_dir: Path, payload: dict[str, Any], path: Path) -> dict[str,
         "clients_per_round": int(_dig(payload, "config.federation.clients_per_round", path)),
         "model": str(_dig(payload, "config.training.model", path)),
         "local_epochs": int(_dig(payload, "config.training.local_epochs", path)),
-        "batch_size": int(_dig(payload, "config.training.batch_size", path)),
+        # 0: the full local batch (B = ∞, written as null in run.json)
+        "batch_size": int(_dig(payload, "config.training.batch_size", path) or 0),
         "lr": float(_dig(payload, "config.training.lr", path)),
         "weight_decay": float(_dig(payload, "config.training.weight_decay", path)),
         "config_digest": str(_dig(payload, "config_digest", path)),

@@ -3,12 +3,17 @@
 A checkpoint holds the global model after round r and the bookkeeping of rounds
 0..r. It is written atomically (temporary name, then rename) and carries the
 digest of the numbers-defining config, so a checkpoint of another config is
-never resumed. It is an ``.npz`` (arrays plus one JSON string), not a pickle:
-loading a checkpoint can never run code.
+never resumed, and a fingerprint of the code (the fedbench sources and the
+flwr/torch/numpy versions), so a run killed before a code change restarts
+rather than mixing rounds of two versions. It is an ``.npz`` (arrays plus one
+JSON string), not a pickle: loading a checkpoint can never run code.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.metadata
 import json
 import os
 from dataclasses import dataclass
@@ -28,13 +33,37 @@ class Checkpoint:
     state: dict[str, Any]
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 over fedbench's sources and the numerical stack's versions (short)."""
+    h = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for source in sorted(package.rglob("*.py")):
+        h.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes())
+    for dist in ("flwr", "torch", "numpy"):
+        try:
+            h.update(f"{dist}=={importlib.metadata.version(dist)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            h.update(dist.encode())
+    return h.hexdigest()[:16]
+
+
 def save(path: Path, digest: str, ckpt: Checkpoint) -> None:
-    payload = {"digest": digest, "round": ckpt.server_round, "state": ckpt.state}
+    payload = {
+        "digest": digest,
+        "code": code_fingerprint(),
+        "round": ckpt.server_round,
+        "state": ckpt.state,
+    }
     if _STATE in ckpt.arrays:
         raise ValueError(f"array name {_STATE!r} is reserved")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **ckpt.arrays, **{_STATE: np.array(json.dumps(payload))})
-    os.replace(tmp, path)
+    try:
+        np.savez(tmp, **ckpt.arrays, **{_STATE: np.array(json.dumps(payload))})
+        os.replace(tmp, path)
+    except BaseException:  # interrupted or failed: leave no stray temporary file
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load(path: Path, digest: str) -> Checkpoint | None:
@@ -47,8 +76,8 @@ def load(path: Path, digest: str) -> Checkpoint | None:
             arrays = {k: z[k] for k in z.files if k != _STATE}
     except (OSError, ValueError, KeyError):
         return None  # unreadable: start over rather than resume from garbage
-    if payload.get("digest") != digest:
-        return None
+    if payload.get("digest") != digest or payload.get("code") != code_fingerprint():
+        return None  # another config, or another version of the code: start over
     return Checkpoint(int(payload["round"]), arrays, payload["state"])
 
 

@@ -12,10 +12,10 @@ import importlib
 import sys
 
 from fedbench.commands import NAMES
-from fedbench.config import ConfigError
 from fedbench.errors import UsageError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -35,18 +35,23 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from fedbench.mnist import DataError
-
-    parser, modules = build_parser()
-    args = parser.parse_args(argv)
+    # Ctrl-C at any point (the heavy imports included) ends quietly with 130, no traceback;
+    # a run's outputs are written atomically, so an interrupted run leaves nothing that
+    # looks complete (its checkpoint, if any, is resumed by the next run).
     try:
-        return int(modules[args.command].execute(args))
-    except (ConfigError, DataError, UsageError) as exc:
-        print(f"fedbench: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        from fedbench.config import ConfigError
+        from fedbench.mnist import DataError
+
+        parser, modules = build_parser()
+        args = parser.parse_args(argv)
+        try:
+            return int(modules[args.command].execute(args))
+        except (ConfigError, DataError, UsageError) as exc:
+            print(f"fedbench: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     except KeyboardInterrupt:
         print("fedbench: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ class InjectedClientFailure(RuntimeError):
     """Raised on purpose by the fault-injection option (tests of failing clients)."""
 
 
-# --- the wire: ArrayRecord <-> tensors -------------------------------------------------------------
+# --- the wire: ArrayRecord <-> tensors -----------------------------------------------------------
 
 _NPY_HEADERS: dict[tuple[str, tuple[int, ...]], bytes] = {}
 
@@ -80,21 +80,27 @@ def global_params(arrays: ArrayRecord, device: str) -> dict[str, torch.Tensor]:
     """
     blobs = tuple(arr.data for arr in arrays.values())
     key = (tuple(arrays.keys()), tuple(id(b) for b in blobs), device)
-    if key != _GLOBAL["key"] or any(a is not b for a, b in zip(blobs, _GLOBAL["blobs"], strict=True)):
+    if key != _GLOBAL["key"] or any(
+        a is not b for a, b in zip(blobs, _GLOBAL["blobs"], strict=True)
+    ):
         params = {k: v.to(device) for k, v in arrays.to_torch_state_dict().items()}
         _GLOBAL.update(key=key, blobs=blobs, params=params)
     return dict(_GLOBAL["params"])  # type: ignore[arg-type]
 
 
-# --- training ----------------------------------------------------------------------------------------
+# --- training ------------------------------------------------------------------------------------
 
 
 def local_update(ins: wire.TrainInstruction, params: dict[str, torch.Tensor]):
     """Run one client's local training; returns (TrainResult, num_examples)."""
     data = cached_federated(ins.data_root, ins.protocol, ins.num_clients, ins.seed, ins.device)
     x, y = data.client(ins.partition_id)
-    sgd = LocalSGD(lr=ins.lr, weight_decay=ins.weight_decay, batch_size=ins.batch_size,
-                   mu=ins.proximal_mu)
+    sgd = LocalSGD(
+        lr=ins.lr,
+        weight_decay=ins.weight_decay,
+        batch_size=ins.batch_size or int(x.shape[0]),  # 0: the full local batch (B = ∞)
+        mu=ins.proximal_mu,
+    )
     orders = epoch_orders(x.shape[0], ins.epochs, ins.seed, ins.server_round, ins.partition_id)
     params = {k: v.to(ins.device) for k, v in params.items()}
     if ins.model == "logreg":
@@ -110,7 +116,10 @@ def train(msg: Message, context: Context) -> Message:
     ins = wire.TrainInstruction.from_config(msg.content["config"])
     if torch.get_num_threads() != ins.threads:
         torch.set_num_threads(ins.threads)
-    if ins.fail_prob and rng_for(ins.seed, "fail", ins.server_round, ins.partition_id).random() < ins.fail_prob:
+    if (
+        ins.fail_prob
+        and rng_for(ins.seed, "fail", ins.server_round, ins.partition_id).random() < ins.fail_prob
+    ):
         raise InjectedClientFailure(f"injected failure of client {ins.partition_id}")
     metrics = {wire.PARTITION: ins.partition_id, wire.STRAGGLER: int(ins.straggler)}
     if ins.straggler and ins.drop_straggler:
@@ -118,7 +127,13 @@ def train(msg: Message, context: Context) -> Message:
         return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
     params = global_params(msg.content["arrays"], ins.device)
     result, n = local_update(ins, params)
-    metrics.update({wire.NUM_EXAMPLES: n, wire.DROPPED: 0, wire.EPOCHS: ins.epochs,
-                    wire.TRAIN_LOSS: result.loss})
+    metrics.update(
+        {
+            wire.NUM_EXAMPLES: n,
+            wire.DROPPED: 0,
+            wire.EPOCHS: ins.epochs,
+            wire.TRAIN_LOSS: result.loss,
+        }
+    )
     arrays = to_arrayrecord(result.params)
     return Message(RecordDict({"arrays": arrays, "metrics": MetricRecord(metrics)}), reply_to=msg)

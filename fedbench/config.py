@@ -10,15 +10,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ALGORITHMS = ("fedavg", "fedprox")
-PROTOCOLS = ("flower-baseline",)
-MODELS = ("logreg",)
+PROTOCOLS = (
+    "flower-baseline",
+    "paper",
+    "synthetic-iid",
+    "synthetic-0-0",
+    "synthetic-0.5-0.5",
+    "synthetic-1-1",
+    "mcmahan-iid",
+    "mcmahan-noniid",
+)
+ProtocolName = Literal[
+    "flower-baseline",
+    "paper",
+    "synthetic-iid",
+    "synthetic-0-0",
+    "synthetic-0.5-0.5",
+    "synthetic-1-1",
+    "mcmahan-iid",
+    "mcmahan-noniid",
+]
+MODELS = ("logreg", "2nn", "cnn")
 BACKENDS = ("inprocess", "ray")
 DEVICES = ("cpu", "cuda")
 
@@ -28,7 +55,9 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a YAML `rounds: true` or `lr: "0.1"` is a mistake, not a value to coerce;
+    # no inf/nan: `lr: .inf` would only turn into a diverged run
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
@@ -55,14 +84,72 @@ class FederationConfig(_Strict):
         return self
 
 
+def _full_batch(value: Any) -> Any:
+    """``batch_size: full`` (McMahan et al.'s B = ∞) is ``None``: one batch per epoch."""
+    if isinstance(value, str) and value.strip().lower() in ("full", "inf", "∞"):
+        return None
+    return value
+
+
 class TrainingConfig(_Strict):
     """Local solver settings shared by every client."""
 
-    model: Literal["logreg"] = "logreg"
+    model: Literal["logreg", "2nn", "cnn"] = "logreg"
     local_epochs: int = Field(10, ge=1)
-    batch_size: int = Field(10, ge=1)
+    # None (or "full" in a config file): the client's whole data set is one batch (B = ∞)
+    batch_size: Annotated[int, Field(ge=1)] | None = 10
     lr: float = Field(0.03, gt=0)
     weight_decay: float = Field(0.001, ge=0)
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size_full(cls, value: Any) -> Any:
+        return _full_batch(value)
+
+
+class Setting(_Strict):
+    """One local-training setting of a grid (McMahan et al.'s model x E x B with its lr).
+
+    Unset fields keep the config's ``training`` values.
+    """
+
+    model: Literal["logreg", "2nn", "cnn"] | None = None
+    local_epochs: int | None = Field(None, ge=1)
+    batch_size: Annotated[int, Field(ge=1)] | Literal["full"] | None = None  # "full": B = ∞
+    lr: float | None = Field(None, gt=0)
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size_full(cls, value: Any) -> Any:
+        return "full" if value is not None and _full_batch(value) is None else value
+
+    def label(self, base: TrainingConfig) -> str:
+        """The setting's directory name, e.g. ``cnn-E5-B10-lr0.1`` (B∞ for the full batch)."""
+        t = self.apply(base)
+        batch = "inf" if t.batch_size is None else str(t.batch_size)
+        return f"{t.model}-E{t.local_epochs}-B{batch}-lr{t.lr!r}"
+
+    @classmethod
+    def from_label(cls, label: str) -> Setting:
+        """The setting a label names (``label`` is its exact inverse), e.g. cnn-E5-Binf-lr0.1."""
+        match = re.fullmatch(r"(\w+)-E(\d+)-B(\d+|inf)-lr(.+)", label)
+        if match is None:
+            raise ConfigError(f"setting: {label!r} is not a setting label "
+                              "(<model>-E<epochs>-B<batch|inf>-lr<lr>, e.g. cnn-E5-B10-lr0.1)")
+        model, epochs, batch, lr = match.groups()
+        try:
+            return cls(model=model, local_epochs=int(epochs), lr=float(lr),
+                       batch_size="full" if batch == "inf" else int(batch))
+        except (ValidationError, ValueError) as err:
+            raise ConfigError(f"setting: {label!r} names an invalid setting ({err})") from None
+
+    def apply(self, base: TrainingConfig) -> TrainingConfig:
+        update: dict[str, Any] = {k: v for k, v in (("model", self.model),
+                                                    ("local_epochs", self.local_epochs),
+                                                    ("lr", self.lr)) if v is not None}
+        if self.batch_size is not None:
+            update["batch_size"] = None if self.batch_size == "full" else self.batch_size
+        return TrainingConfig.model_validate({**base.model_dump(), **update})
 
 
 class RuntimeConfig(_Strict):
@@ -78,7 +165,7 @@ class RunConfig(_Strict):
     """Everything that defines one grid cell: the unit `fedbench run` executes."""
 
     name: str = "fedprox-mnist"
-    protocol: Literal["flower-baseline"] = "flower-baseline"
+    protocol: ProtocolName = "flower-baseline"
     algorithm: Literal["fedavg", "fedprox"] = "fedprox"
     mu: float = Field(0.0, ge=0)
     stragglers: float = Field(0.0, ge=0, le=1)
@@ -97,6 +184,15 @@ class RunConfig(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _model_fits_the_data(self) -> RunConfig:
+        if self.protocol.startswith("synthetic") and self.training.model != "logreg":
+            raise ValueError(
+                f"protocol={self.protocol} has 60 features: training.model must be logreg "
+                f"(got {self.training.model!r}); 2nn and cnn are MNIST models"
+            )
+        return self
+
     def digest(self) -> str:
         """Short hash of the numbers-defining settings (runtime excluded)."""
         payload = self.model_dump(exclude={"runtime"})
@@ -110,20 +206,38 @@ class Variant(_Strict):
     algorithm: Literal["fedavg", "fedprox"]
     mu: float = Field(0.0, ge=0)
 
+    @model_validator(mode="after")
+    def _fedavg_has_no_mu(self) -> Variant:
+        if self.algorithm == "fedavg" and self.mu != 0:
+            raise ValueError(
+                f"algorithm=fedavg with mu={self.mu}: FedAvg has no proximal term; "
+                "use algorithm=fedprox for mu > 0"
+            )
+        return self
+
 
 class GridConfig(_Strict):
-    """The experiment grid the workflow expands: variants x stragglers x seeds."""
+    """The experiment grid the workflow expands: [protocols x] variants x stragglers x seeds.
 
+    ``protocols`` (optional) makes the protocol a grid axis, e.g. the four
+    Synthetic(α, β) datasets in one config; without it every cell runs the
+    config's ``protocol``.
+    """
+
+    protocols: list[ProtocolName] | None = Field(None, min_length=1)
+    # optional local-training axis (model, E, B, lr per setting); None: the config's training
+    settings: list[Setting] | None = Field(None, min_length=1)
     variants: list[Variant] = Field(min_length=1)
-    stragglers: list[float] = Field(min_length=1)
-    seeds: list[int] = Field(min_length=1)
+    # every value checked, not only the cell `fedbench run` picks
+    stragglers: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
 
 
 class ExperimentConfig(_Strict):
     """A config file: the base run settings plus the grid to expand."""
 
     name: str = "fedprox-mnist"
-    protocol: Literal["flower-baseline"] = "flower-baseline"
+    protocol: ProtocolName = "flower-baseline"
     data: DataConfig = DataConfig()
     federation: FederationConfig = FederationConfig()
     training: TrainingConfig = TrainingConfig()
@@ -132,24 +246,99 @@ class ExperimentConfig(_Strict):
     results_dir: str = "results"
     reports_dir: str = "reports"
 
-    def cell(self, algorithm: str, mu: float, stragglers: float, seed: int) -> RunConfig:
-        """The run config of one grid cell (validated)."""
+    @model_validator(mode="after")
+    def _models_fit_the_data(self) -> ExperimentConfig:
+        synthetic = [p for p in self.protocols() if p.startswith("synthetic")]
+        if synthetic and self.training.model != "logreg":
+            raise ValueError(
+                f"protocol(s) {', '.join(synthetic)} have 60 features: training.model must be "
+                f"logreg (got {self.training.model!r}); 2nn and cnn are MNIST models"
+            )
+        return self
+
+    def cell(
+        self, algorithm: str, mu: float, stragglers: float, seed: int, protocol: str | None = None,
+        setting: str | None = None,
+    ) -> RunConfig:
+        """The run config of one grid cell (validated); ``protocol`` overrides the config's,
+        ``setting`` (a label of ``grid.settings``) its training settings."""
         base = self.model_dump(exclude={"grid", "results_dir", "reports_dir"})
+        if protocol is not None:
+            base["protocol"] = protocol
+        if setting is not None:
+            base["training"] = self.setting(setting).model_dump()
         return validate_run_config(
             {**base, "algorithm": algorithm, "mu": mu, "stragglers": stragglers, "seed": seed}
         )
 
+    def settings(self) -> dict[str, TrainingConfig]:
+        """Label -> training settings of the grid's settings axis (empty without one)."""
+        if self.grid is None or not self.grid.settings:
+            return {}
+        return {s.label(self.training): s.apply(self.training) for s in self.grid.settings}
 
-def _format_errors(err: ValidationError) -> str:
+    def setting(self, label: str) -> TrainingConfig:
+        """The training settings a label names: one of the grid's settings or, for a config
+        without a settings axis (the workflow's run_config.yaml), the label itself."""
+        settings = self.settings()
+        if not settings:
+            return Setting.from_label(label).apply(self.training)
+        if label not in settings:
+            raise ConfigError(f"setting: unknown label {label!r}; allowed: {', '.join(settings)}")
+        return settings[label]
+
+    def protocols(self) -> list[str]:
+        """The protocols this experiment runs: the grid's axis, else the config's protocol."""
+        if self.grid is not None and self.grid.protocols:
+            return sorted(set(self.grid.protocols))
+        return [self.protocol]
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside a field's annotation (``X``, ``X | None``, ``list[X]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _submodel(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys allowed where ``loc`` (an unknown key's location) points."""
+    node: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # a list index: same model
+        field = node.model_fields.get(str(part)) if node is not None else None
+        node = _submodel(field.annotation) if field is not None else None
+    return sorted(node.model_fields) if node is not None else []
+
+
+def _is_number_text(value: Any) -> bool:
+    """``"1e-3"``: what YAML 1.1 makes of a float written without a decimal point."""
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, str)
+
+
+def _format_errors(err: ValidationError, model: type[BaseModel]) -> str:
     lines = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<config>"
-        msg = e["msg"]
+        msg, hint = e["msg"], ""
         if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, tuple(e["loc"]))
             msg = "unknown key"
+            hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         value = e.get("input")
+        if e["type"] == "float_type" and _is_number_text(value):
+            hint = f"; YAML reads {value} as text: write it with a decimal point (e.g. 1.0e-3)"
         shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        lines.append(f"  {key}: {msg}{shown}")
+        lines.append(f"  {key}: {msg}{shown}{hint}")
     return "\n".join(lines)
 
 
@@ -161,7 +350,9 @@ def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"invalid configuration in {source}:\n{_format_errors(err)}") from None
+        raise ConfigError(
+            f"invalid configuration in {source}:\n{_format_errors(err, model)}"
+        ) from None
 
 
 def validate_run_config(data: dict[str, Any], source: str = "run options") -> RunConfig:
@@ -181,6 +372,8 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(f"config file not found: {p}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {p} is not valid YAML: not UTF-8 text") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -39,6 +39,8 @@ class FederatedData:
     client_train: Sequence[np.ndarray]  # TrainIndices: computed per client on first use
     preprocess: object = field(repr=False, default=None)  # uint8 rows -> float32 (n, 784)
     device: str = "cpu"
+    # federated evaluation (fedbench.federations): every client's training split, stacked
+    eval_train: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
     _slices: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
 
     @property
@@ -60,7 +62,7 @@ class FederatedData:
         return self._slices[cid]
 
 
-# --- reading the IDX files ----------------------------------------------------------------------
+# --- reading the IDX files -----------------------------------------------------------------------
 
 _VERIFIED: set[tuple] = set()
 
@@ -68,8 +70,13 @@ _VERIFIED: set[tuple] = set()
 def _signature(directory: Path) -> tuple:
     """What identifies the four files as the ones verified: path, inode, size, mtime."""
     stats = [os.stat(directory / name) for name in mnist.IDX_MD5]
-    return (str(directory.resolve()),
-            *((name, s.st_ino, s.st_size, s.st_mtime_ns) for name, s in zip(mnist.IDX_MD5, stats)))
+    return (
+        str(directory.resolve()),
+        *(
+            (name, s.st_ino, s.st_size, s.st_mtime_ns)
+            for name, s in zip(mnist.IDX_MD5, stats, strict=True)
+        ),
+    )
 
 
 def _stamp_path(root: str | Path) -> Path:
@@ -137,8 +144,12 @@ def read_mnist(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     """The verified IDX files as uint8 images and int64 labels (what torchvision's MNIST reads)."""
     verify_once(root)
     raw = mnist.raw_dir(root)
-    return (read_idx(raw / TRAIN_IMAGES), read_idx(raw / TRAIN_LABELS).astype(np.int64),
-            read_idx(raw / TEST_IMAGES), read_idx(raw / TEST_LABELS).astype(np.int64))
+    return (
+        read_idx(raw / TRAIN_IMAGES),
+        read_idx(raw / TRAIN_LABELS).astype(np.int64),
+        read_idx(raw / TEST_IMAGES),
+        read_idx(raw / TEST_LABELS).astype(np.int64),
+    )
 
 
 # --- preprocessing -------------------------------------------------------------------------------
@@ -154,11 +165,14 @@ def pixel_lookup(protocol: Protocol) -> np.ndarray | None:
     """
     values = np.arange(256, dtype=np.uint8)
     rng = np.random.default_rng(0)
-    probe = np.concatenate([
-        np.resize(values, (4, 28, 28)),  # every value, at shifting positions
-        rng.integers(0, 256, size=(4, 28, 28), dtype=np.uint8),
-        np.zeros((1, 28, 28), np.uint8), np.full((1, 28, 28), 255, np.uint8),
-    ])
+    probe = np.concatenate(
+        [
+            np.resize(values, (4, 28, 28)),  # every value, at shifting positions
+            rng.integers(0, 256, size=(4, 28, 28), dtype=np.uint8),
+            np.zeros((1, 28, 28), np.uint8),
+            np.full((1, 28, 28), 255, np.uint8),
+        ]
+    )
     try:
         out = np.asarray(protocol.preprocess(probe))
     except Exception:  # an unusual preprocess: fall back to calling it on each client's rows
@@ -186,7 +200,7 @@ def make_preprocess(protocol: Protocol):
 
 
 class TrainIndices(Sequence):
-    """Each client's training indices (its partition minus the held-out share), made on first use."""
+    """Each client's training indices (partition minus held-out share), made on first use."""
 
     def __init__(self, parts: partition.Partition, seed: int, val_fraction: float) -> None:
         self._parts, self._seed, self._val_fraction = parts, seed, val_fraction
@@ -200,20 +214,22 @@ class TrainIndices(Sequence):
             return [self[i] for i in range(*cid.indices(len(self)))]
         cid = range(len(self))[cid]  # bounds check, negative indices
         if cid not in self._done:
-            self._done[cid] = partition.train_val_split(self._parts[cid], self._seed, cid,
-                                                        self._val_fraction)[0]
+            self._done[cid] = partition.train_val_split(
+                self._parts[cid], self._seed, cid, self._val_fraction
+            )[0]
         return self._done[cid]
 
 
-# --- partitions ------------------------------------------------------------------------------------
+# --- partitions ----------------------------------------------------------------------------------
 
 
 def partition_path(root: str | Path, protocol: str, num_clients: int, seed: int) -> Path:
     return Path(root) / "partitions" / f"{protocol}-n{num_clients}-s{seed}.npz"
 
 
-def client_partition(root: str | Path, protocol: Protocol, labels: np.ndarray,
-                     num_clients: int, seed: int) -> partition.Partition:
+def client_partition(
+    root: str | Path, protocol: Protocol, labels: np.ndarray, num_clients: int, seed: int
+) -> partition.Partition:
     """Load the cached partition, or build and cache it (atomic: safe under concurrent jobs)."""
     path = partition_path(root, protocol.name, num_clients, seed)
     if path.is_file():
@@ -225,9 +241,14 @@ def client_partition(root: str | Path, protocol: Protocol, labels: np.ndarray,
     return parts
 
 
-def load_federated(root: str | Path, protocol_name: str, num_clients: int, seed: int,
-                   device: str = "cpu") -> FederatedData:
+def load_federated(
+    root: str | Path, protocol_name: str, num_clients: int, seed: int, device: str = "cpu"
+) -> FederatedData:
     protocol = get_protocol(protocol_name)
+    if protocol.data != "mnist-train":  # all 70k MNIST images or a generated federation
+        from fedbench import federations
+
+        return federations.load(root, protocol, num_clients, seed, device)
     tr_x, tr_y, te_x, te_y = read_mnist(root)
     parts = client_partition(root, protocol, tr_y, num_clients, seed)
     train_idx = TrainIndices(parts, seed, protocol.val_fraction)
@@ -245,7 +266,8 @@ def load_federated(root: str | Path, protocol_name: str, num_clients: int, seed:
 
 
 @functools.lru_cache(maxsize=4)
-def cached_federated(root: str, protocol_name: str, num_clients: int, seed: int,
-                     device: str = "cpu") -> FederatedData:
+def cached_federated(
+    root: str, protocol_name: str, num_clients: int, seed: int, device: str = "cpu"
+) -> FederatedData:
     """Per-process cache: a ClientApp handles many messages; data is read once."""
     return load_federated(root, protocol_name, num_clients, seed, device)

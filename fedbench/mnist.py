@@ -62,15 +62,17 @@ def md5_of(path: Path) -> str:
 
 def verify_idx(directory: Path) -> None:
     """Check all four IDX files exist and match their canonical MD5; raise naming the bad one."""
+    root = directory.parent.parent  # <root>/MNIST/raw
+    fetch = "fedbench data mnist" + (f" --root {root}" if directory == raw_dir(root) else "")
     for name, expected in IDX_MD5.items():
         path = directory / name
         if not path.is_file():
-            raise DataError(f"missing MNIST file {path}. {MANUAL_HELP}")
+            raise DataError(f"missing MNIST file {path}: run `{fetch}`. {MANUAL_HELP}")
         got = md5_of(path)
         if got != expected:
             raise DataError(
                 f"MNIST file {path} is corrupted or not the canonical file: md5 {got}, "
-                f"expected {expected}. Delete it and run `fedbench data mnist` again. {MANUAL_HELP}"
+                f"expected {expected}. Delete it and run `{fetch}` again. {MANUAL_HELP}"
             )
 
 
@@ -231,6 +233,11 @@ def ensure_mnist(
     dest = raw_dir(root)
     if is_ready(root):
         return dest
+    if mnist_dir is not None and "directory" in sources and not Path(mnist_dir).is_dir():
+        # a directory the user named: a typo must not turn into a silent download
+        raise DataError(
+            f"--mnist-dir / data.mnist_dir {mnist_dir} is not a directory. {MANUAL_HELP}"
+        )
     errors: list[str] = []
     attempts: list[tuple[str, Callable[[], None]]] = []
     if mnist_dir is not None and "directory" in sources:

@@ -20,9 +20,9 @@ NUM_CLASSES = 10
 
 
 class LogisticRegression(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, input_dim: int = INPUT_DIM) -> None:
         super().__init__()
-        self.fc = nn.Linear(INPUT_DIM, NUM_CLASSES)
+        self.fc = nn.Linear(input_dim, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(x.reshape(x.shape[0], -1))
@@ -65,12 +65,20 @@ class CNN(nn.Module):
 MODELS: dict[str, type[nn.Module]] = {"logreg": LogisticRegression, "2nn": TwoNN, "cnn": CNN}
 
 
-def build_model(name: str, seed: int) -> nn.Module:
-    """Instantiate ``name`` with torch's default layer init, drawn from a seeded generator."""
-    try:
+def build_model(name: str, seed: int, input_dim: int = INPUT_DIM) -> nn.Module:
+    """Instantiate ``name`` with torch's default layer init, drawn from a seeded generator.
+
+    ``input_dim`` applies to ``logreg`` (784 for MNIST, 60 for Synthetic(α, β));
+    the 2NN and CNN are MNIST models.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}")
+    if name == "logreg":
+        model: nn.Module = LogisticRegression(input_dim)
+    elif input_dim != INPUT_DIM:
+        raise ValueError(f"model {name!r} takes {INPUT_DIM} inputs (got input_dim={input_dim})")
+    else:
         model = MODELS[name]()
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}") from None
     gen = torch.Generator().manual_seed(torch_seed_for(seed, "init"))
     with torch.no_grad():
         for module in model.modules():

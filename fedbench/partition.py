@@ -8,6 +8,7 @@ clients for a given seed, which makes comparisons between algorithms paired.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,12 @@ def power_law(
     """
     num_classes = int(labels.max()) + 1
     if num_clients % num_classes:
-        raise ValueError(f"num_clients={num_clients} must be a multiple of {num_classes} classes")
+        from fedbench.config import ConfigError  # a user mistake: exit code 2, no traceback
+
+        raise ConfigError(
+            f"federation.num_clients: the power-law split needs a multiple of {num_classes} "
+            f"clients, one group per label (got {num_clients})"
+        )
     order = np.argsort(labels, kind="stable")  # indices grouped by label, ascending
     counts = np.bincount(labels, minlength=num_classes)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -93,12 +99,22 @@ def train_val_split(indices: np.ndarray, seed: int, client: int, val_fraction: f
 
 
 def save(path: Path, parts: Partition) -> None:
-    """Write atomically: concurrent jobs building the same cache never see a torn file."""
+    """Write atomically: concurrent jobs building the same cache never see a torn file.
+
+    The temporary file's name is unique even across hosts sharing the data root (a cluster's
+    shared file system), and it is removed if writing fails.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     sizes = np.array([len(p) for p in parts], dtype=np.int64)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, sizes=sizes, flat=np.concatenate(parts) if parts else np.zeros(0, np.int64))
-    os.replace(tmp, path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        np.savez(tmp, sizes=sizes, flat=np.concatenate(parts) if parts else np.zeros(0, np.int64))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load(path: Path) -> Partition:

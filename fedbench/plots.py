@@ -49,7 +49,20 @@ RC = {
     "grid.linewidth": 0.6,
 }
 FIGURE_NAMES = ("curves", "final_accuracy")
+# The FedProx paper's Figure 1 layout (columns: datasets, rows: straggler rates), drawn when a
+# grid has a federated protocol: training loss over every device's data, and test accuracy.
+BY_DATASET_FIGURES = {"training_loss": ("global_train_loss", "training loss"),
+                      "test_accuracy_by_dataset": ("test_accuracy", "test accuracy")}
 FORMATS = ("png", "pdf")
+
+
+def extra_figure_names(protocols: Sequence[str]) -> list[str]:
+    """Names of the figures beyond FIGURE_NAMES that a grid of ``protocols`` gets."""
+    from fedbench.protocols import get_protocol
+
+    if any(get_protocol(p).evaluation == "federated" for p in protocols):
+        return list(BY_DATASET_FIGURES)
+    return []
 
 Target = Figure | SubFigure
 
@@ -149,12 +162,65 @@ def draw_curves(target: Target, rounds_df: pd.DataFrame,
     _legend(target, variants, styles, markers=False, anchor=legend_anchor)
 
 
+def draw_by_dataset(target: Target, rounds_df: pd.DataFrame, metric: str, ylabel: str,
+                    legend_anchor: tuple[float, float] | None = None) -> None:
+    """The FedProx paper's Figure 1: columns = datasets (protocols), rows = straggler rates.
+
+    Lines are the variants (FedAvg, FedProx μ=0, FedProx μ>0), mean over seeds
+    with ±1 std bands; diverged runs are left out.
+    """
+    protocols = sorted({str(p) for p in rounds_df["protocol"]})
+    levels = sorted({float(s) for s in rounds_df["stragglers"]})
+    variants = variants_in(rounds_df)
+    styles = variant_styles(variants)
+    axes = np.atleast_2d(target.subplots(len(levels), len(protocols), sharex="col",
+                                         squeeze=False))
+    bands = seed_bands(rounds_df, metric)
+    for i, sf in enumerate(levels):
+        for j, protocol in enumerate(protocols):
+            ax = axes[i, j]
+            data = bands[(bands["protocol"] == protocol) & (bands["stragglers"] == sf)]
+            for _a, _m, label in reversed(variants):
+                line = data[data["variant"] == label].dropna(subset=["mean"])
+                if line.empty:
+                    continue
+                st = styles[label]
+                ax.plot(line["round"], line["mean"], color=st["color"],
+                        linestyle=st["linestyle"], linewidth=1.3, label=label)
+                ax.fill_between(line["round"], line["mean"] - line["std"],
+                                line["mean"] + line["std"], color=st["color"], alpha=0.18,
+                                linewidth=0)
+            ax.set_title(f"{protocol}, {sf:.0%} stragglers", fontsize=8.5)
+            if j == 0:
+                ax.set_ylabel(ylabel)
+            if i == len(levels) - 1:
+                ax.set_xlabel("round")
+    _legend(target, variants, styles, markers=False, anchor=legend_anchor)
+
+
+def by_dataset_figure(rounds_df: pd.DataFrame, metric: str, ylabel: str) -> Figure:
+    n_cols = rounds_df["protocol"].nunique()
+    n_rows = rounds_df["stragglers"].nunique()
+    fig = Figure(figsize=(max(4.0, 2.6 * n_cols), 0.8 + 2.2 * n_rows), layout="constrained")
+    draw_by_dataset(fig, rounds_df, metric, ylabel)
+    return fig
+
+
 def draw_final_accuracy(target: Target, summary_df: pd.DataFrame,
                         legend_anchor: tuple[float, float] | None = None) -> None:
-    """Last-10 mean accuracy vs straggler rate, ±1 std over seeds, one series per variant."""
+    """Last-10 mean accuracy vs straggler rate, ±1 std over seeds, one series per variant
+    (one panel per protocol when the grid has several)."""
     variants = variants_in(summary_df)
     styles = variant_styles(variants)
-    ax = target.subplots(1, 1)
+    protocols = sorted({str(p) for p in summary_df["protocol"]})
+    axes = np.atleast_1d(target.subplots(1, len(protocols), squeeze=False)[0])
+    for ax, protocol in zip(axes, protocols, strict=True):
+        _final_accuracy_panel(ax, summary_df[summary_df["protocol"] == protocol], variants,
+                              styles, protocol if len(protocols) > 1 else "")
+    _legend(target, variants, styles, markers=True, anchor=legend_anchor)
+
+
+def _final_accuracy_panel(ax, summary_df: pd.DataFrame, variants, styles, protocol: str) -> None:
     levels = sorted({float(s) for s in summary_df["stragglers"]})
     step = 0.012 * ((max(levels) - min(levels)) or 1.0)  # dodge so error bars do not overlap
     for k, (_a, _m, label) in enumerate(variants):
@@ -176,8 +242,7 @@ def draw_final_accuracy(target: Target, summary_df: pd.DataFrame,
     title = "Final accuracy vs stragglers (mean ± 1 std over seeds"
     if (summary_df["status"] == "diverged").any():
         title += "; × = all seeds diverged"
-    ax.set_title(title + ")")
-    _legend(target, variants, styles, markers=True, anchor=legend_anchor)
+    ax.set_title(f"{protocol}: last-10 accuracy" if protocol else title + ")")
 
 
 def _legend(target: Target, variants: Sequence[tuple[str, float, str]],
@@ -206,6 +271,7 @@ def curves_figure(rounds_df: pd.DataFrame, width: float = 8.0) -> Figure:
 
 
 def final_accuracy_figure(summary_df: pd.DataFrame, width: float = 6.0) -> Figure:
+    width = max(width, 3.2 * summary_df["protocol"].nunique())
     fig = Figure(figsize=(width, 4.0), layout="constrained")
     draw_final_accuracy(fig, summary_df)
     return fig
@@ -227,13 +293,16 @@ def save_atomic(fig: Figure, path: Path) -> None:
 
 def save_figures(rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
                  figures_dir: str | Path) -> list[Path]:
-    """Write figures/curves.{png,pdf} and figures/final_accuracy.{png,pdf}."""
+    """Write figures/curves.{png,pdf} and figures/final_accuracy.{png,pdf}, and for grids
+    with a federated protocol figures/{training_loss,test_accuracy_by_dataset}.{png,pdf}."""
     out = Path(figures_dir)
     written = []
     with style():
         figures = {"curves": curves_figure(rounds_df),
                    "final_accuracy": final_accuracy_figure(summary_df)}
-        for name in FIGURE_NAMES:
+        for name in extra_figure_names(sorted({str(p) for p in rounds_df["protocol"]})):
+            figures[name] = by_dataset_figure(rounds_df, *BY_DATASET_FIGURES[name])
+        for name in figures:
             for fmt in FORMATS:
                 path = out / f"{name}.{fmt}"
                 save_atomic(figures[name], path)

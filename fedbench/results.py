@@ -27,19 +27,27 @@ ROUND_COLUMNS = (
     "failed",
     "examples",
     "train_loss",
+    "global_train_loss",  # federated evaluation: loss over every client's training data
     "seconds",
 )
+# Columns added after results were first written: older rounds.csv files lack them
+# (aggregation fills them with NaN).
+OPTIONAL_ROUND_COLUMNS = ("global_train_loss",)
 TIMING_COLUMNS = ("seconds",)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # interrupted or failed: leave no stray temporary file
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:

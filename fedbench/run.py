@@ -27,14 +27,18 @@ def check_writable(out: Path) -> None:
         raise ConfigError(f"output directory {out} is not writable")
 
 
-def run_cell(cfg: RunConfig, out: Path, quiet: bool = False, fail_prob: float = 0.0) -> dict[str, Any]:
+def run_cell(
+    cfg: RunConfig, out: Path, quiet: bool = False, fail_prob: float = 0.0
+) -> dict[str, Any]:
     """Run ``cfg`` on its backend and return the run.json payload."""
     from fedbench.client_app import app as client_app
     from fedbench.server_app import make_server_app
 
     if cfg.runtime.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("runtime.device: cuda requested (got 'cuda') but no CUDA device is "
-                          "available; allowed here: cpu")
+        raise ConfigError(
+            "runtime.device: cuda requested (got 'cuda') but no CUDA device is "
+            "available; allowed here: cpu"
+        )
     check_writable(out)
     torch.set_num_threads(cfg.runtime.threads)
     quiet_flower()
@@ -58,16 +62,23 @@ def run_cell(cfg: RunConfig, out: Path, quiet: bool = False, fail_prob: float = 
 
 def ensure_data(cfg: RunConfig, quiet: bool = False) -> None:
     """MNIST present and verified: by its remembered MD5 check when the files are unchanged
-    (``dataset.verify_once``), else obtained and checked by ``mnist.ensure_mnist``."""
+    (``dataset.verify_once``), else obtained and checked by ``mnist.ensure_mnist``.
+
+    Files that are there but fail their MD5 are an error naming the file (never silently
+    replaced by a download): only a root without MNIST, or an explicit ``data.mnist_dir``,
+    makes a run fetch or copy the data."""
     from fedbench.dataset import verify_once
 
     try:
         verify_once(cfg.data.root)
         return
     except mnist.DataError:
-        pass
-    mnist.ensure_mnist(cfg.data.root, cfg.data.mnist_dir,
-                       log=(lambda _m: None) if quiet else _stderr)
+        raw = mnist.raw_dir(cfg.data.root)
+        if cfg.data.mnist_dir is None and any((raw / name).exists() for name in mnist.IDX_MD5):
+            raise
+    mnist.ensure_mnist(
+        cfg.data.root, cfg.data.mnist_dir, log=(lambda _m: None) if quiet else _stderr
+    )
     verify_once(cfg.data.root)
 
 

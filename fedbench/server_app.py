@@ -25,11 +25,11 @@ from flwr.serverapp import Grid, ServerApp
 from fedbench import checkpoint, results
 from fedbench.config import RunConfig, load_experiment
 from fedbench.dataset import cached_federated
+from fedbench.federations import evaluate_global
 from fedbench.model import build_model
 from fedbench.protocols import get_protocol
 from fedbench.strategy import PartialWorkFedProx, RoundLog, StragglerDroppingFedAvg
 from fedbench.task import TrainInstruction
-from fedbench.training import evaluate
 
 
 class Diverged(RuntimeError):
@@ -52,7 +52,7 @@ def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
         drop_straggler=False,
         lr=cfg.training.lr,
         weight_decay=cfg.training.weight_decay,
-        batch_size=cfg.training.batch_size,
+        batch_size=cfg.training.batch_size or 0,  # 0 on the wire: full batch (B = ∞)
         proximal_mu=0.0,
         server_round=0,
         device=cfg.runtime.device,
@@ -96,11 +96,14 @@ def serve(
     data = cached_federated(
         cfg.data.root, cfg.protocol, cfg.federation.num_clients, cfg.seed, cfg.runtime.device
     )
-    model = build_model(cfg.training.model, cfg.seed).to(cfg.runtime.device)
+    protocol = get_protocol(cfg.protocol)
+    model = build_model(cfg.training.model, cfg.seed, protocol.input_dim).to(cfg.runtime.device)
     initial = ArrayRecord({k: v.detach().cpu() for k, v in model.state_dict().items()})
     strategy = make_strategy(cfg, fail_prob)
     show = None if quiet else _progress_printer(cfg.federation.rounds)
     evals: dict[int, tuple[float, float, float]] = {}
+    # training loss over every client's training data (federated evaluation only; else NaN)
+    global_losses: dict[int, float] = {}
     clock = {"last": time.perf_counter(), "t0": time.perf_counter()}
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / checkpoint.FILENAME
@@ -110,6 +113,9 @@ def serve(
         first_round = resumed.server_round + 1
         initial = ArrayRecord({k: torch.from_numpy(v) for k, v in resumed.arrays.items()})
         evals.update({int(r): tuple(v) for r, v in resumed.state["evals"].items()})
+        global_losses.update(
+            {int(r): float(v) for r, v in resumed.state.get("global_train_loss", {}).items()}
+        )
         strategy.log.extend(RoundLog(**entry) for entry in resumed.state["log"])
         if show:
             print(f"resuming from the checkpoint of round {resumed.server_round}",
@@ -119,15 +125,19 @@ def serve(
         every = cfg.runtime.checkpoint_every
         if every and server_round % every == 0 and server_round < cfg.federation.rounds:
             state = {"evals": {str(r): list(v) for r, v in evals.items()},
+                     "global_train_loss": {str(r): v for r, v in global_losses.items()},
                      "log": [asdict(entry) for entry in strategy.log]}
             arr = {k: v.numpy() for k, v in arrays.to_torch_state_dict().items()}
-            checkpoint.save(ckpt_path, cfg.digest(), checkpoint.Checkpoint(server_round, arr, state))
+            checkpoint.save(
+                ckpt_path, cfg.digest(), checkpoint.Checkpoint(server_round, arr, state)
+            )
 
     def evaluate_fn(server_round: int, arrays: ArrayRecord) -> MetricRecord:
         params = {k: v.to(cfg.runtime.device) for k, v in arrays.to_torch_state_dict().items()}
-        loss, acc = evaluate(cfg.training.model, model, params, data.test_x, data.test_y)
+        loss, acc, global_loss = evaluate_global(cfg.training.model, model, params, data)
         now = time.perf_counter()
         evals[server_round] = (loss, acc, now - clock["last"])
+        global_losses[server_round] = global_loss
         clock["last"] = now
         if show:
             show(server_round, acc, loss, now - clock["t0"])
@@ -161,6 +171,7 @@ def serve(
             "round": rnd,
             "test_loss": loss,
             "test_accuracy": acc,
+            "global_train_loss": global_losses.get(rnd, float("nan")),
             "seconds": round(seconds, 6),
         }
         if entry is not None:

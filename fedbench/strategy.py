@@ -100,7 +100,7 @@ class _ReproducibleRounds:
             )
         return messages
 
-    def start(  # noqa: PLR0913 - Flower's signature plus two keyword-only extras
+    def start(
         self,
         grid: Grid,
         initial_arrays: ArrayRecord,

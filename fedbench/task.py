@@ -27,7 +27,7 @@ class TrainInstruction:
     drop_straggler: bool  # FedAvg: a straggler's update is discarded, so it need not train
     lr: float
     weight_decay: float
-    batch_size: int
+    batch_size: int  # 0: the client's whole data set is one batch (B = ∞)
     proximal_mu: float
     server_round: int
     device: str = "cpu"

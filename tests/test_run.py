@@ -53,6 +53,7 @@ def test_outputs_have_one_row_per_round_and_a_resolved_config(
         "failed",
         "examples",
         "train_loss",
+        "global_train_loss",
     ]
     assert all(int(r["sampled"]) == 5 for r in rows[1:])
     assert run["status"] == "ok"

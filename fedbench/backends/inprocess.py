@@ -41,8 +41,14 @@ class InProcessGrid(Grid):
     def run(self) -> Run:
         return self._run
 
-    def create_message(self, content: RecordDict, message_type: str, dst_node_id: int,
-                       group_id: str, ttl: float | None = None) -> Message:
+    def create_message(
+        self,
+        content: RecordDict,
+        message_type: str,
+        dst_node_id: int,
+        group_id: str,
+        ttl: float | None = None,
+    ) -> Message:
         return Message(content, dst_node_id, message_type, ttl=ttl, group_id=group_id)
 
     def get_node_ids(self) -> Iterable[int]:
@@ -51,9 +57,11 @@ class InProcessGrid(Grid):
     def _context(self, node_id: int) -> Context:
         if node_id not in self._contexts:
             self._contexts[node_id] = Context(
-                run_id=self._run.run_id, node_id=node_id,
+                run_id=self._run.run_id,
+                node_id=node_id,
                 node_config={"partition-id": node_id - 1, "num-partitions": len(self._node_ids)},
-                state=RecordDict(), run_config={},
+                state=RecordDict(),
+                run_config={},
             )
         return self._contexts[node_id]
 
@@ -75,14 +83,16 @@ class InProcessGrid(Grid):
             try:
                 reply = self._client_app(msg, self._context(msg.metadata.dst_node_id))
             except Exception as exc:  # the runtime's contract: an error reply, not a crash
-                reply = Message(Error(CLIENT_APP_EXCEPTION, f"{type(exc).__name__}: {exc}"),
-                                reply_to=msg)
+                reply = Message(
+                    Error(CLIENT_APP_EXCEPTION, f"{type(exc).__name__}: {exc}"), reply_to=msg
+                )
             reply.metadata.__dict__["_message_id"] = str(next(self._ids))
             replies.append(reply)
         return replies
 
-    def send_and_receive(self, messages: Iterable[Message], *,
-                         timeout: float | None = None) -> Iterable[Message]:
+    def send_and_receive(
+        self, messages: Iterable[Message], *, timeout: float | None = None
+    ) -> Iterable[Message]:
         return self.pull_messages(self.push_messages(messages))
 
 
@@ -92,5 +102,13 @@ def run_inprocess(server_app: ServerApp, client_app: ClientApp, num_nodes: int) 
     TaskIdentity.task_id = 1
     TaskIdentity.run_id = grid.run.run_id
     TaskIdentity.node_id = SUPERLINK_NODE_ID
-    server_app(grid, Context(run_id=grid.run.run_id, node_id=SUPERLINK_NODE_ID, node_config={},
-                             state=RecordDict(), run_config={}))
+    server_app(
+        grid,
+        Context(
+            run_id=grid.run.run_id,
+            node_id=SUPERLINK_NODE_ID,
+            node_config={},
+            state=RecordDict(),
+            run_config={},
+        ),
+    )

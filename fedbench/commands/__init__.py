@@ -5,4 +5,4 @@ heavy imports (torch, flwr, pandas) happen inside ``execute`` so that
 ``fedbench --help`` and argument errors are instant.
 """
 
-NAMES = ("run", "data", "aggregate", "report", "check", "expected")
+NAMES = ("run", "data", "aggregate", "report", "check", "expected", "targets")

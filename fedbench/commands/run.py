@@ -23,6 +23,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config", default="configs/default.yaml", help="experiment YAML (default: %(default)s)"
     )
+    p.add_argument("--protocol", help="protocol of the cell (default: the config's)")
+    p.add_argument("--setting", help="a label of the config's grid.settings (model, E, B, lr), "
+                   "e.g. cnn-E5-B10-lr0.1 (default: the first)")
     p.add_argument("--algorithm", help="fedavg | fedprox")
     p.add_argument("--mu", type=float, help="proximal weight (fedprox)")
     p.add_argument("--stragglers", type=float, help="straggler rate in [0, 1]")
@@ -47,7 +50,15 @@ def resolve(args: argparse.Namespace) -> RunConfig:
     base["mu"] = first.mu if first else 0.0
     base["stragglers"] = grid.stragglers[0] if grid else 0.0
     base["seed"] = grid.seeds[0] if grid else 0
+    if grid and grid.protocols:
+        base["protocol"] = grid.protocols[0]
+    settings = experiment.settings()
+    if getattr(args, "setting", None) is not None:
+        base["training"] = experiment.setting(args.setting).model_dump()
+    elif settings:
+        base["training"] = next(iter(settings.values())).model_dump()
     overrides = {
+        "protocol": getattr(args, "protocol", None),
         "algorithm": args.algorithm,
         "mu": args.mu,
         "stragglers": args.stragglers,

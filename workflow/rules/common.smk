@@ -33,30 +33,52 @@ def _as_yaml(value):
     return value
 
 
-for _key, _value in (workflow.config_settings.overwrite_config or {}).items():
+# (Only `--config` values: a --configfile's `rounds: '3'` stays the string it is, and is refused.)
+for _key, _value in (workflow.config_settings.config or {}).items():
     if isinstance(_value, (dict, list)):
         update_config(config, {_key: _as_yaml(_value)})
+
+# A config mistake stops here, before any job, as `fedbench run` does: the message (key, bad
+# value, what is allowed) on stderr, no traceback, exit code 2.
+def _refuse(message):
+    print(f"snakemake: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _is_float_text(err):
+    """A number was expected and got e.g. "1e-3": YAML 1.1 reads floats without "." as text."""
+    expected = err.validator_value
+    expected = expected if isinstance(expected, list) else [expected]
+    try:
+        float(err.instance)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(err.instance, str) and "number" in expected
+
 
 # 1. JSON Schema: unknown keys, wrong types, out-of-range values; fills in defaults.
 def _schema_error(exc):
     """One line naming the key, the bad value and what is allowed (instead of the schema dump)."""
     err = exc.__context__
     if not isinstance(err, jsonschema.exceptions.ValidationError):
-        return exc
+        return str(exc)
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
     hint = None
-    if err.validator not in ("additionalProperties", "required", "type"):
+    if err.validator == "additionalProperties" and isinstance(err.schema, dict):
+        hint = "allowed keys: " + ", ".join(sorted(err.schema.get("properties", {})))
+    elif err.validator == "type" and _is_float_text(err):
+        hint = f"YAML reads {err.instance} as text: write it with a decimal point, e.g. 1.0e-3"
+    elif err.validator not in ("required", "type"):
         hint = err.schema.get("description") if isinstance(err.schema, dict) else None
-    return WorkflowError(
-        f"invalid config: {key.lstrip('.') or '(top level)'}: {err.message}"
-        + (f" ({hint})" if hint else "")
+    return f"invalid config: {key.lstrip('.') or '(top level)'}: {err.message}" + (
+        f" ({hint})" if hint else ""
     )
 
 
 try:
     validate(config, schema="../schemas/config.schema.yaml")
 except WorkflowError as exc:
-    raise _schema_error(exc) from None
+    _refuse(_schema_error(exc))
 
 # 2. fedbench's own models (the same ones `fedbench run` uses): cross-field rules that JSON
 #    Schema cannot express, e.g. clients_per_round <= num_clients.
@@ -71,7 +93,7 @@ except ImportError as exc:
 try:
     EXPERIMENT = validate_experiment(config, source="the workflow config")
 except ConfigError as exc:
-    raise WorkflowError(str(exc)) from None
+    _refuse(str(exc))
 
 NAME = EXPERIMENT.name
 RESULTS = os.path.normpath(EXPERIMENT.results_dir)
@@ -99,9 +121,18 @@ if (_BIN / "fedbench").exists():
 # Wildcard values are Python's shortest round-tripping float repr: 2 -> "2.0", 0.9 -> "0.9",
 # 1e-5 -> "1e-05"; float(text) gives back exactly the config's value.
 FLOAT = r"[0-9]+(?:\.[0-9]+)?(?:e[-+][0-9]+)?"
+# A grid with a protocol axis (grid.protocols, e.g. the four Synthetic datasets) puts each
+# cell under results/<name>/<protocol>/...; a grid without one keeps the plain cell path.
+PROTOCOL_AXIS = bool(EXPERIMENT.grid and EXPERIMENT.grid.protocols)
+# A grid with a settings axis (grid.settings: model, E, B, lr; McMahan et al.'s grid) adds
+# <setting>/ to the path, e.g. cnn-E5-B10-lr0.1, and is summarised by rounds to target.
+SETTINGS = EXPERIMENT.settings()
+SETTING_AXIS = bool(SETTINGS)
 
 wildcard_constraints:
     name=re.escape(NAME),
+    protocol="|".join(re.escape(p) for p in EXPERIMENT.protocols()),
+    setting="|".join(re.escape(s) for s in SETTINGS) or "none",
     algorithm="fedavg|fedprox",
     mu=FLOAT,
     stragglers=FLOAT,
@@ -114,28 +145,42 @@ def fmt_float(value):
 
 
 def grid_cells():
-    """Every cell of the config's grid, de-duplicated and sorted (variant, stragglers, seed)."""
+    """Every cell of the config's grid, de-duplicated and sorted
+    ([protocol,] variant, stragglers, seed)."""
     grid = EXPERIMENT.grid
+    protocols = EXPERIMENT.protocols()
     variants = sorted({(v.algorithm, float(v.mu)) for v in grid.variants})
     stragglers = sorted({float(s) for s in grid.stragglers})
     seeds = sorted({int(s) for s in grid.seeds})
+    settings = sorted(SETTINGS) or [None]
     return [
-        {"algorithm": a, "mu": fmt_float(m), "stragglers": fmt_float(s), "seed": str(k)}
+        {"protocol": p, "setting": t, "algorithm": a, "mu": fmt_float(m),
+         "stragglers": fmt_float(s), "seed": str(k)}
+        for p in protocols
+        for t in settings
         for a, m in variants
         for s in stragglers
         for k in seeds
     ]
 
 
-CELL = "{algorithm}-mu{mu}-sf{stragglers}/seed{seed}"
+CELL = (
+    ("{protocol}/" if PROTOCOL_AXIS else "")
+    + ("{setting}/" if SETTING_AXIS else "")
+    + "{algorithm}-mu{mu}-sf{stragglers}/seed{seed}"
+)
+
+
+def cell_options(wildcards):
+    """The `fedbench run` options naming a cell's protocol and setting (with those axes)."""
+    options = f" --protocol {wildcards.protocol}" if PROTOCOL_AXIS else ""
+    return options + (f" --setting {wildcards.setting}" if SETTING_AXIS else "")
+
 
 
 def cell_dir(cell, name=NAME):
-    """results/<name>/<algorithm>-mu<mu>-sf<stragglers>/seed<seed> of a cell (a dict)."""
-    path = CELL.format(
-        algorithm=cell["algorithm"], mu=cell["mu"], stragglers=cell["stragglers"], seed=cell["seed"]
-    )
-    return f"{RESULTS}/{name}/{path}"
+    """results/<name>/[<protocol>/]<algorithm>-mu<mu>-sf<stragglers>/seed<seed> of a cell."""
+    return f"{RESULTS}/{name}/{CELL.format(**cell)}"
 
 
 def cell_dirs():
@@ -150,9 +195,20 @@ def mnist_files():
     return [str(Path(DATA_ROOT, "MNIST", "raw", f)) for f in MNIST_FILES]
 
 
+# Figures only some grids have (the FedProx paper's Figure 1 layout for federated protocols)
+from fedbench.plots import extra_figure_names
+
+EXTRA_FIGURES = extra_figure_names(EXPERIMENT.protocols())
+
+
 def report_files(name=NAME):
     base = f"{REPORTS}/{name}"
-    return [
+    if SETTING_AXIS:  # rounds to target per setting (fedbench targets), not the FedProx report
+        return [f"{base}/targets.csv", f"{base}/targets_rounds.csv",
+                f"{base}/figures/target_curves.png", f"{base}/figures/target_curves.pdf",
+                f"{base}/targets.pdf"]
+    extra = [f"{base}/figures/{fig}.{fmt}" for fig in EXTRA_FIGURES for fmt in ("png", "pdf")]
+    return extra + [
         f"{base}/summary.csv",
         f"{base}/rounds.csv",
         f"{base}/provenance.json",
@@ -260,4 +316,5 @@ SIMULATE_CODE = code_digest("fedbench.cli", "fedbench.commands.run")
 AGGREGATE_CODE = code_digest("fedbench.cli", "fedbench.commands.aggregate")
 REPORT_CODE = code_digest("fedbench.cli", "fedbench.commands.report")
 CHECK_CODE = code_digest("fedbench.cli", "fedbench.commands.check")
+TARGETS_CODE = code_digest("fedbench.cli", "fedbench.commands.targets")
 SOFTWARE = software_versions("flwr", "torch", "numpy")

@@ -9,6 +9,7 @@ rule report:
         provenance=f"{REPORTS}/{{name}}/provenance.json",
         config=f"{RESULTS}/{{name}}/config.yaml",
     output:
+        *[f"{REPORTS}/{{name}}/figures/{fig}.{fmt}" for fig in EXTRA_FIGURES for fmt in ("png", "pdf")],
         curves=report(
             f"{REPORTS}/{{name}}/figures/curves.png",
             caption="../report/curves.rst",

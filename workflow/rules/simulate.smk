@@ -42,6 +42,8 @@ rule simulate:
         run=f"{RESULTS}/{{name}}/{CELL}/run.json",
     params:
         out=lambda wildcards, output: os.path.dirname(output.rounds),
+        # " --protocol <p>" / " --setting <s>" when the grid has those axes, else nothing
+        options=cell_options,
         # Snakemake reruns a job whose params changed:
         code=SIMULATE_CODE,  # the fedbench sources that `fedbench run` executes
         software=SOFTWARE,  # flwr / torch / numpy versions
@@ -53,7 +55,7 @@ rule simulate:
     conda:
         "../../environment.yml"
     shell:
-        "fedbench run --config {input.config:q}"
+        "fedbench run --config {input.config:q}{params.options}"
         " --algorithm {wildcards.algorithm} --mu {wildcards.mu}"
         " --stragglers {wildcards.stragglers} --seed {wildcards.seed}"
         " --threads {threads} --out {params.out:q} --quiet > {log:q} 2>&1"
