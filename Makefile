@@ -1,6 +1,6 @@
 # fedbench — the two commands of the README, plus helpers.
 #   make report   the full default grid (45 Flower runs) -> reports/fedprox-mnist/
-#   make test     unit + integration tests and the CI regression grid
+#   make test     unit + integration tests, benchmark smoke run, CI regression grid + check
 # Both create .venv (Python 3.11) and install the pinned project if needed.
 
 PYTHON ?= python3.11
@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 8
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup data report quick test unit ci-grid bench lint clean
+.PHONY: setup data report quick test unit bench-smoke ci-grid bench lint clean
 
 setup: $(STAMP)
 
@@ -34,7 +34,11 @@ unit: setup
 ci-grid: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2 --profile workflow/profiles/default check --configfile configs/ci.yaml
 
-test: unit ci-grid
+# the benchmark suite at a small size, numbers checked, timings not asserted: so it cannot rot
+bench-smoke: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest benchmarks -q --benchmark-disable
+
+test: unit bench-smoke ci-grid
 
 bench: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest benchmarks -q

@@ -29,19 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from fedbench.results import ROUND_COLUMNS, TIMING_COLUMNS
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-METRIC_COLUMNS = (
-    "round",
-    "test_loss",
-    "test_accuracy",
-    "sampled",
-    "stragglers",
-    "dropped",
-    "failed",
-    "examples",
-    "train_loss",
-)
+METRIC_COLUMNS = tuple(c for c in ROUND_COLUMNS if c not in TIMING_COLUMNS)
 
 
 # --- sizes ---------------------------------------------------------------------------------------

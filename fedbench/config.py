@@ -24,17 +24,6 @@ from pydantic import (
     model_validator,
 )
 
-ALGORITHMS = ("fedavg", "fedprox")
-PROTOCOLS = (
-    "flower-baseline",
-    "paper",
-    "synthetic-iid",
-    "synthetic-0-0",
-    "synthetic-0.5-0.5",
-    "synthetic-1-1",
-    "mcmahan-iid",
-    "mcmahan-noniid",
-)
 ProtocolName = Literal[
     "flower-baseline",
     "paper",
@@ -45,9 +34,6 @@ ProtocolName = Literal[
     "mcmahan-iid",
     "mcmahan-noniid",
 ]
-MODELS = ("logreg", "2nn", "cnn")
-BACKENDS = ("inprocess", "ray")
-DEVICES = ("cpu", "cuda")
 
 
 class ConfigError(ValueError):
