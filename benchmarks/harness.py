@@ -203,7 +203,14 @@ def plain_loop(cfg) -> list[dict[str, Any]]:
         loss, acc = evaluate(cfg.training.model, model, params, data.test_x, data.test_y)
         now = time.perf_counter()
         rows.append(
-            {"round": rnd, "test_loss": loss, "test_accuracy": acc, **extra, "seconds": now - last}
+            {
+                "round": rnd,
+                "test_loss": loss,
+                "test_accuracy": acc,
+                **extra,
+                "global_train_loss": float("nan"),  # centralized evaluation only
+                "seconds": now - last,
+            }
         )
         last = now
 
