@@ -73,25 +73,17 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
+def _git(args: list[str], cwd: Path | None) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=5
+    ).stdout.strip()
+
+
 def git_commit(cwd: Path | None = None) -> str | None:
     """HEAD's commit (with ``-dirty`` when the tree has changes), or None outside git."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-        ).stdout.strip()
+        head = _git(["rev-parse", "HEAD"], cwd)
+        dirty = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("-dirty" if dirty else "")
