@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from fedbench.commands import add_run_dir_options
 
 HELP = "rounds to reach the target accuracy per setting (FedAvg MNIST baseline)"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", required=True, help="experiment name")
-    p.add_argument("--out-dir", required=True, type=Path,
-                   help="output directory, e.g. reports/NAME")
-    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
-                   help="a run directory holding rounds.csv and run.json")
+    add_run_dir_options(p, 'experiment name')
 
 
 def execute(args: argparse.Namespace) -> int:
