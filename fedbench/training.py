@@ -173,6 +173,7 @@ def train_module(
     model.load_state_dict(params)
     global_params = {k: v.detach().clone() for k, v in params.items()}
     named = list(model.named_parameters())
+    plain = sgd.weight_decay == 0 and not sgd.mu  # McMahan's plain SGD
     bs = sgd.batch_size
     n = x.shape[0]
     loss_sum = 0.0
@@ -185,9 +186,12 @@ def train_module(
             model.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(xb), yb)
             loss.backward()
-            loss_sum += float(loss) * xb.shape[0]
+            loss_sum += float(loss.detach()) * xb.shape[0]
             with torch.no_grad():
                 for name, p in named:
+                    if plain:  # grad + 0·p is grad: skip two full-size temporaries per tensor
+                        p.add_(p.grad, alpha=-sgd.lr)
+                        continue
                     step = p.grad + sgd.weight_decay * p
                     if sgd.mu:
                         step = step + sgd.mu * (p - global_params[name])
