@@ -38,6 +38,14 @@ class Diverged(RuntimeError):
         self.server_round = server_round
 
 
+class ReachedTarget(Exception):  # an outcome, not an error
+    """The run reached ``federation.stop_at_target``'s accuracy: it ends here, complete."""
+
+    def __init__(self, server_round: int) -> None:
+        super().__init__(f"target accuracy reached at round {server_round}")
+        self.server_round = server_round
+
+
 def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
     protocol = get_protocol(cfg.protocol)
     template = TrainInstruction(
@@ -144,9 +152,12 @@ def serve(
         finite = math.isfinite(loss) and all(bool(torch.isfinite(p).all()) for p in params.values())
         if not finite:
             raise Diverged(server_round)
+        if target is not None and server_round >= 1 and acc >= target:
+            raise ReachedTarget(server_round)
         return MetricRecord({"test_loss": loss, "test_accuracy": acc})
 
-    status, diverged_round = "ok", None
+    status, diverged_round, stopped_at = "ok", None, None
+    target = cfg.target_accuracy()
     try:
         strategy.start(
             grid=grid,
@@ -161,6 +172,11 @@ def serve(
         status, diverged_round = "diverged", exc.server_round
         if show:
             print(f"run diverged at round {exc.server_round}", file=sys.stderr, flush=True)
+    except ReachedTarget as exc:
+        stopped_at = exc.server_round
+        if show:
+            print(f"target accuracy {target:.2%} reached at round {stopped_at}: run ends",
+                  file=sys.stderr, flush=True)
 
     logs = {entry.round: entry for entry in strategy.log}
     rows = []
@@ -194,6 +210,8 @@ def serve(
     summary = {
         "status": status,
         "diverged_round": diverged_round,
+        # federation.stop_at_target: the round whose accuracy reached the target (the last)
+        "stopped_at_target": stopped_at,
         "config": cfg.model_dump(),
         "config_digest": cfg.digest(),
         "final": {
