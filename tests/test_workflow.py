@@ -197,9 +197,9 @@ def test_lint_is_clean(tmp_path: Path) -> None:
         assert fixed not in output_of(proc)
 
 
-@pytest.mark.parametrize("profile", ["default", "slurm"])
+@pytest.mark.parametrize("profile", ["default", "slurm", "gpu"])
 def test_profiles_parse(tmp_path: Path, profile: str) -> None:
-    """Both profiles load; the cluster one gives simulate jobs their own resources.
+    """The profiles load; the cluster one gives simulate jobs their own resources.
 
     (--executor dryrun stands in for slurm, whose plugin need not be installed here.)"""
     proc = snakemake(
@@ -218,6 +218,22 @@ def test_profiles_parse(tmp_path: Path, profile: str) -> None:
         assert re.search(
             r"rule simulate:(?:.|\n)*?resources: .*mem_mb=3000.*runtime=30", output_of(proc)
         )
+
+
+def test_cuda_cells_hold_a_gpu_resource_and_cpu_cells_none(tmp_path: Path) -> None:
+    """With runtime.device: cuda every cell takes one `gpu` (the gpu profile has one)."""
+    def simulate_resources(*args: str) -> set[str]:
+        proc = snakemake(tmp_path, "--configfile", str(DEFAULT_CONFIG), "--dry-run", *args)
+        assert proc.returncode == 0, output_of(proc)
+        jobs = re.findall(r"rule simulate:(?:.|\n)*?resources: ([^\n]*)", output_of(proc))
+        assert len(jobs) == 45
+        return set(jobs)
+
+    cuda = simulate_resources("--profile", str(REPO / "workflow/profiles/gpu"),
+                              "--config", "runtime={device: cuda}")
+    assert all(re.search(r"\bgpu=1\b", line) for line in cuda), cuda
+    cpu = simulate_resources()
+    assert not any(re.search(r"\bgpu=[1-9]", line) for line in cpu), cpu
 
 
 # --- a tiny grid, end to end ------------------------------------------------------------------

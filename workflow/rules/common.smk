@@ -128,6 +128,9 @@ PROTOCOL_AXIS = bool(EXPERIMENT.grid and EXPERIMENT.grid.protocols)
 # <setting>/ to the path, e.g. cnn-E5-B10-lr0.1, and is summarised by rounds to target.
 SETTINGS = EXPERIMENT.settings()
 SETTING_AXIS = bool(SETTINGS)
+# A cell with runtime.device: cuda holds one `gpu` resource while it runs, so that
+# `--resources gpu=N` (workflow/profiles/gpu) runs at most N cells on the GPUs at once.
+GPUS_PER_CELL = 1 if EXPERIMENT.runtime.device == "cuda" else 0
 
 wildcard_constraints:
     name=re.escape(NAME),
@@ -236,6 +239,8 @@ def _dump(data):
 RESOLVED_CONFIG = _dump(EXPERIMENT.model_dump(mode="json"))
 _run = EXPERIMENT.model_dump(mode="json", exclude={"grid", "results_dir", "reports_dir"})
 del _run["runtime"]["threads"]
+if not _run["federation"]["stop_at_target"]:  # unset: the file of a grid made before the option
+    del _run["federation"]["stop_at_target"]
 RUN_CONFIG = _dump(_run)
 
 

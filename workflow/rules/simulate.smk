@@ -52,6 +52,8 @@ rule simulate:
     benchmark:
         f"logs/{{name}}/benchmarks/{CELL}.tsv"
     threads: EXPERIMENT.runtime.threads
+    resources:
+        gpu=GPUS_PER_CELL,
     conda:
         "../../environment.yml"
     shell:
