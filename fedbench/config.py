@@ -276,16 +276,21 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _targets_exist(self) -> ExperimentConfig:
+        # (without a settings axis, e.g. the workflow's run_config.yaml, each cell checks
+        # its own model: a --setting label may change it)
         if self.federation.stop_at_target:
-            if not self.settings():
-                raise ValueError(
-                    "federation.stop_at_target=true needs a grid.settings axis: runs that end "
-                    "early are reported as rounds to target (fedbench targets), not averaged "
-                    "over their last rounds"
-                )
             for training in self.settings().values():
                 check_stop_at_target(training.model)
         return self
+
+    def check_workflow(self) -> None:
+        """What only a whole workflow grid needs (the cells are checked on their own)."""
+        if self.federation.stop_at_target and not self.settings():
+            raise ConfigError(
+                "federation.stop_at_target=true needs a grid.settings axis: runs that end "
+                "early are reported as rounds to target (fedbench targets), not averaged "
+                "over their last rounds; allowed without one: false"
+            )
 
     def cell(
         self, algorithm: str, mu: float, stragglers: float, seed: int, protocol: str | None = None,

@@ -18,6 +18,7 @@ from fedbench import published
 from fedbench.cli import main
 from fedbench.config import ConfigError, RunConfig, load_experiment, validate_experiment
 from tests.conftest import REPO, tiny_experiment
+from tests.test_workflow import snakemake
 
 TWO_NN = {"model": "2nn", "local_epochs": 1, "batch_size": 10, "lr": 0.1, "weight_decay": 0.0}
 
@@ -73,16 +74,29 @@ def test_stop_at_target_needs_a_model_with_a_published_target() -> None:
              "training": {"model": "logreg"}})
 
 
-def test_stop_at_target_in_a_grid_checks_every_setting_and_needs_a_settings_axis(
-    mnist_root: Path,
-) -> None:
+def test_stop_at_target_in_a_grid_checks_every_setting(mnist_root: Path) -> None:
     cfg = _experiment(mnist_root, stop=True, rounds=5)
     cfg["grid"]["settings"].append({"model": "logreg", "local_epochs": 1})
     with pytest.raises(ConfigError, match="logreg"):
         validate_experiment(cfg)
+
+
+def test_a_workflow_grid_that_stops_at_target_needs_a_settings_axis(
+    mnist_root: Path, tmp_path: Path
+) -> None:
+    """Its runs are reported as rounds to target; averaging their last rounds would mislead.
+    (Without the axis a single `fedbench run` may still stop at its target.)"""
+    cfg = _experiment(mnist_root, stop=True, rounds=5)
+    validate_experiment(cfg).check_workflow()  # with the axis: fine
     del cfg["grid"]["settings"]
+    experiment = validate_experiment(cfg)  # the cells themselves are valid
     with pytest.raises(ConfigError, match=r"needs a grid\.settings axis"):
-        validate_experiment(cfg)
+        experiment.check_workflow()
+    path = tmp_path / "no-axis.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "--configfile", str(path), "--dry-run")
+    assert proc.returncode == 2
+    assert "needs a grid.settings axis" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_the_option_left_unset_keeps_the_digests_of_existing_results() -> None:

@@ -92,6 +92,7 @@ except ImportError as exc:
 
 try:
     EXPERIMENT = validate_experiment(config, source="the workflow config")
+    EXPERIMENT.check_workflow()
 except ConfigError as exc:
     _refuse(str(exc))
 
