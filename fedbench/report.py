@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,13 +237,18 @@ def _wrap_to(text: str, width: float, size: float, bold: bool = False) -> list[s
 
 
 def _columns(titles: Sequence[str], rows: Sequence[Sequence[str]], size: float,
-             align: Sequence[str] | None = None) -> list[_Column]:
+             align: Sequence[str] | None = None, wrap_titles: bool = False) -> list[_Column]:
     """Columns as wide as their widest cell, spare width shared out evenly.
 
     When the natural widths exceed the text width, columns shrink in proportion
-    and their cells wrap.
+    and their cells wrap. With ``wrap_titles`` a title counts only with its longest
+    word (it wraps over two lines rather than widen its column).
     """
-    natural = [max([_text_width(t, size, bold=True)] + [_text_width(r[i], size) for r in rows])
+    def title_width(title: str) -> float:
+        words = title.split(" ") if wrap_titles else [title]
+        return max(_text_width(w, size, bold=True) for w in words)
+
+    natural = [max([title_width(t)] + [_text_width(r[i], size) for r in rows])
                + 2 * CELL_PAD for i, t in enumerate(titles)]
     total = sum(natural)
     if total <= TEXT_W:
@@ -476,25 +483,38 @@ def _known_differences(prov: dict[str, Any], summary_df: pd.DataFrame) -> list[s
 # --------------------------------------------------------------------------- build
 
 
+@contextmanager
+def report_document(path: str | Path, name: str, prov: dict[str, Any],
+                    subject: str) -> Iterator[_Document]:
+    """A report PDF at ``path``, written atomically (temporary name, then rename).
+
+    Both reports (``write_report`` and ``fedbench.targets``) open their pages here, so
+    they share the metadata (no creation date), the footer (version, name, git commit)
+    and the style. The file appears only when the ``with`` block completes.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    fedbench_version = _join(prov.get("versions", {}).get("fedbench", []))
+    metadata = {"Title": f"fedbench report: {name}", "Author": "fedbench",
+                "Subject": subject, "Creator": f"fedbench {fedbench_version}",
+                "CreationDate": None}
+    with plots.style(), PdfPages(tmp, metadata=metadata) as pdf:
+        doc = _Document(pdf, footer=f"fedbench {fedbench_version} · {name} · "
+                                    f"{_join(prov.get('git_commits', []))[:24]}")
+        yield doc
+        doc.finish_page()
+    os.replace(tmp, out)
+
+
 def write_report(path: str | Path, rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
                  prov: dict[str, Any], name: str, config: ExperimentConfig | None = None,
                  config_path: str | None = None) -> Path:
     """Write the PDF report to ``path`` (atomically: temporary name, then rename)."""
-    import os
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     protocols = sorted(summary_df["protocol"].unique())
     protocol_title = _join([PROTOCOL_TITLES.get(p, p) for p in protocols])
-    fedbench_version = _join(prov.get("versions", {}).get("fedbench", []))
-    metadata = {"Title": f"fedbench report: {name}", "Author": "fedbench",
-                "Subject": protocol_title, "Creator": f"fedbench {fedbench_version}",
-                "CreationDate": None}
     n_seeds = len(prov.get("seeds", [])) or int(summary_df["n_seeds"].max())
-    with plots.style(), PdfPages(tmp, metadata=metadata) as pdf:
-        doc = _Document(pdf, footer=f"fedbench {fedbench_version} · {name} · "
-                                    f"{_join(prov.get('git_commits', []))[:24]}")
+    with report_document(path, name, prov, protocol_title) as doc:
         doc.new_page()
         doc.title("fedbench report", f"{name} — {protocol_title}",
                   f"FedAvg and FedProx on MNIST with Flower · aggregated "
@@ -570,9 +590,7 @@ def write_report(path: str | Path, rounds_df: pd.DataFrame, summary_df: pd.DataF
         doc.heading("Known differences", keep_with=1.0)
         for item in _known_differences(prov, summary_df):
             doc.paragraph(item, bullet=True, size=8.5)
-        doc.finish_page()
-    os.replace(tmp, out)
-    return out
+    return Path(path)
 
 
 def _paper_section(doc: _Document, rounds_df: pd.DataFrame, summary_df: pd.DataFrame) -> None:

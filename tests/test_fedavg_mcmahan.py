@@ -4,6 +4,9 @@ rounds to target, the configs, and a short 2NN run."""
 from __future__ import annotations
 
 import csv
+import json
+import math
+import re
 from pathlib import Path
 
 import jsonschema
@@ -12,9 +15,18 @@ import pytest
 import yaml
 
 from fedbench.config import ConfigError, Setting, TrainingConfig, load_experiment
+from fedbench.errors import UsageError
 from fedbench.protocols import get_protocol
 from fedbench.published import MCMAHAN_TABLE2, published_rounds
-from fedbench.targets import median_rounds, rounds_to_target, targets_table
+from fedbench.results import ROUND_COLUMNS
+from fedbench.targets import (
+    SECTIONS,
+    draw_target_curves,
+    load_target_runs,
+    median_rounds,
+    rounds_to_target,
+    targets_table,
+)
 from tests.conftest import REPO, tiny_experiment
 
 
@@ -63,13 +75,19 @@ def test_targets_table_sets_runs_beside_table_2() -> None:
     runs = pd.DataFrame([
         {"protocol": "mcmahan-noniid", "model": "cnn", "local_epochs": 5, "batch_size": None,
          "lr": 0.1, "seed": s, "status": "ok", "rounds": 1000, "target": 0.99,
-         "rounds_to_target": r, "final_acc": 0.99} for s, r in ((0, 900), (1, None), (2, 950))
+         "rounds_to_target": r, "stopped_at_target": r, "best_acc": 0.99 if r else 0.985,
+         "acc_at_cap": math.nan if r else 0.985}
+        for s, r in ((0, 900), (1, None), (2, 950))
     ])
     table = targets_table(runs)
     row = table.iloc[0]
     assert row["batch_size"] == "∞" and row["n_reached"] == 2 and row["n_seeds"] == 3
+    assert row["n_stopped"] == 2 and row["n_diverged"] == 0 and row["rounds"] == 1000
     assert row["rounds_to_target_median"] == 950
     assert row["rounds_to_target_per_seed"] == "900 - 950"
+    # accuracy at R only where every seed ran R rounds; best accuracy over the rounds run
+    assert math.isnan(row["acc_at_cap_mean"])
+    assert row["best_acc_mean"] == pytest.approx((0.99 + 0.985 + 0.99) / 3)
     assert row["published_mcmahan"] == 1000 and row["published_flower"] == 989
     assert published_rounds("cnn", "mcmahan-iid", 1, 10) == 34
     assert len(MCMAHAN_TABLE2) == 12
@@ -142,3 +160,156 @@ def test_workflow_plans_the_mcmahan_grid_and_its_rounds_to_target(tmp_path: Path
     assert "report" not in counts and "aggregate" not in counts
     text = output_of(proc)
     assert "--protocol mcmahan-noniid --setting cnn-E5-Binf-lr0.1 " in text
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def write_mcmahan_run(root: Path, protocol: str, model: str, epochs: int, batch: int | None,
+                      lr: float, seed: int, accuracy: list[float], cap: int,
+                      stopped: int | None = None, stop_at_target: bool = True) -> Path:
+    """A fake run directory as `fedbench run` writes it: rounds 0..len(accuracy)-1; a run that
+    stopped at the target has rows up to that round only and says so in run.json."""
+    run_dir = (root / protocol / f"{model}-E{epochs}-B{batch or 'inf'}-lr{lr!r}"
+               / "fedavg-mu0.0-sf0.0" / f"seed{seed}")
+    run_dir.mkdir(parents=True)
+    lines = [",".join(ROUND_COLUMNS)]
+    for rnd, acc in enumerate(accuracy):
+        lines.append(f"{rnd},{2.3 * (1 - acc)!r},{acc!r},{0 if rnd == 0 else 10},0,0,0,"
+                     f"{0 if rnd == 0 else 6000},{'nan' if rnd == 0 else '0.3'},nan,1.5")
+    (run_dir / "rounds.csv").write_text("\n".join(lines) + "\n")
+    config = {"name": "mc", "protocol": protocol, "algorithm": "fedavg", "mu": 0.0,
+              "stragglers": 0.0, "seed": seed,
+              "federation": {"num_clients": 100, "clients_per_round": 10, "rounds": cap,
+                             "stop_at_target": stop_at_target},
+              "training": {"model": model, "local_epochs": epochs, "batch_size": batch,
+                           "lr": lr, "weight_decay": 0.0},
+              "runtime": {"backend": "inprocess", "device": "cpu", "threads": 1},
+              "data": {"root": "resources", "mnist_dir": None}}
+    payload = {"status": "ok", "diverged_round": None, "stopped_at_target": stopped,
+               "config": config, "config_digest": f"{protocol}{model}{epochs}{batch}{seed}",
+               "final": {"round": len(accuracy) - 1, "test_accuracy": accuracy[-1]},
+               "wall_seconds": 30.0,
+               "versions": {"fedbench": "0.1.0", "flwr": "1.42.0", "torch": "2.14.1",
+                            "numpy": "2.4.6", "python": "3.11.7"},
+               "git_commit": "feedc0ffee", "started_at": "2026-01-01T00:00:00+00:00",
+               "finished_at": "2026-01-01T01:00:00+00:00", "backend": "inprocess"}
+    (run_dir / "run.json").write_text(json.dumps(payload))
+    return run_dir
+
+
+def _rising(rounds: int, reach: int | None, target: float) -> list[float]:
+    """Accuracy per round 0..rounds: below ``target`` until round ``reach``, at it there."""
+    acc = [0.1] + [target - 0.05 * 0.8 ** r for r in range(1, rounds + 1)]
+    if reach is not None:
+        acc[reach] = target + 0.001
+    return acc
+
+
+CAP = 40
+# IID CNN E=5 B=10 (Table 2: 20 rounds), three seeds that stop at the target at 18, 22, 25;
+# non-IID CNN E=1 B=10 (Table 2: 350, Flower: 123), two seeds that run the cap without reaching
+# it; IID 2NN E=1 B=10, one seed stopping at 12 and one older run (no stopped_at_target key)
+STOPS = {0: 18, 1: 22, 2: 25}
+
+
+@pytest.fixture(scope="module")
+def targets_report(tmp_path_factory) -> dict:
+    from pypdf import PdfReader
+
+    from fedbench.cli import main
+
+    root = tmp_path_factory.mktemp("targets")
+    runs = [write_mcmahan_run(root / "results", "mcmahan-iid", "cnn", 5, 10, 0.1, seed,
+                              _rising(r, r, 0.99), CAP, stopped=r)
+            for seed, r in STOPS.items()]
+    runs += [write_mcmahan_run(root / "results", "mcmahan-noniid", "cnn", 1, 10, 0.1, seed,
+                               _rising(CAP, None, 0.99), CAP) for seed in (0, 1)]
+    runs.append(write_mcmahan_run(root / "results", "mcmahan-iid", "2nn", 1, 10, 0.1, 0,
+                                  _rising(12, 12, 0.97), CAP, stopped=12))
+    old = write_mcmahan_run(root / "results", "mcmahan-iid", "2nn", 1, 10, 0.1, 1,
+                            _rising(CAP, 30, 0.97), CAP, stop_at_target=False)
+    payload = json.loads((old / "run.json").read_text())
+    del payload["stopped_at_target"], payload["config"]["federation"]["stop_at_target"]
+    (old / "run.json").write_text(json.dumps(payload))
+    runs.append(old)
+    out = root / "reports" / "mc"
+    assert main(["targets", "--name", "mc", "--out-dir", str(out), *map(str, runs)]) == 0
+    reader = PdfReader(out / "report.pdf")
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    with (out / "targets.csv").open() as f:
+        table = {(r["protocol"], r["model"]): r for r in csv.DictReader(f)}
+    return {"out": out, "text": text, "table": table, "runs": runs}
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_targets_report_has_every_section(targets_report, section) -> None:
+    assert section in targets_report["text"]
+
+
+def test_targets_report_sets_rounds_beside_table_2(targets_report) -> None:
+    text = targets_report["text"]
+    lines = text.splitlines()
+    # IID CNN E=5 B=10: median 22 of 18 22 25, beside Table 2's 20 (no Flower value for IID)
+    iid = [line for line in lines if line.startswith("IID CNN 5 10 0.1")]
+    assert iid and re.search(r"3/3 22 18 22 25 20 — ", iid[0]), iid
+    noniid = [line for line in lines if line.startswith("non-IID CNN 1 10 0.1")]
+    assert noniid and re.search(r"0/2 > 40 - - 350 123 ", noniid[0]), noniid
+    for fact in ("McMahan T2", "AISTATS 2017, Table 2", "feedc0ffee", "1.42.0",
+                 "stop at target", "4 of 7 runs stopped there", "Known differences",
+                 "tuned the learning rate per setting", "Stopped at the target"):
+        assert fact in text, fact
+    assert "Acc. at R" in text and "Best acc." in text
+
+
+def test_run_stopped_at_the_target_counts_as_reached_at_its_last_round(targets_report) -> None:
+    table = targets_report["table"]
+    cnn = table[("mcmahan-iid", "cnn")]
+    assert cnn["rounds"] == str(CAP)  # the cap, not the rounds the runs ran
+    assert cnn["rounds_to_target_per_seed"] == "18 22 25"
+    assert (cnn["n_reached"], cnn["n_stopped"], cnn["rounds_to_target_median"]) == (
+        "3", "3", "22.0")
+    assert cnn["acc_at_cap_mean"] == ""  # no seed ran to round R
+    assert float(cnn["best_acc_mean"]) == pytest.approx(0.991)
+    two = table[("mcmahan-iid", "2nn")]  # one stopped run, one older run without the key
+    assert two["rounds_to_target_per_seed"] == "12 30" and two["n_stopped"] == "1"
+    noniid = table[("mcmahan-noniid", "cnn")]
+    assert noniid["n_reached"] == "0" and float(noniid["acc_at_cap_mean"]) > 0.9
+    assert (targets_report["out"] / "provenance.json").is_file()
+    assert not (targets_report["out"] / "targets.pdf").exists()
+
+
+def test_stopped_run_must_end_where_it_says(tmp_path: Path) -> None:
+    run = write_mcmahan_run(tmp_path, "mcmahan-iid", "cnn", 5, 10, 0.1, 0,
+                            _rising(20, 15, 0.99), CAP, stopped=15)  # rows up to 20, not 15
+    with pytest.raises(UsageError, match="stopped at the target at round 15"):
+        load_target_runs([run])
+
+
+def test_mean_curve_ends_where_the_first_seed_stopped(targets_report) -> None:
+    from matplotlib.figure import Figure
+
+    runs_df, curves = load_target_runs(targets_report["runs"])
+    fig = Figure()
+    draw_target_curves(fig, curves, runs_df)
+    lines = {line.get_label(): line for ax in fig.axes for line in ax.get_lines()}
+    mean = lines["E=5 B=10 lr=0.1"]
+    assert max(mean.get_xdata()) == min(STOPS.values())  # no tail of the seeds left
+    seeds = [line for ax in fig.axes for line in ax.get_lines()
+             if line.get_label().startswith("_") and len(line.get_xdata()) > 1]
+    assert max(max(line.get_xdata()) for line in seeds) == CAP  # the 2NN run that ran on
+
+
+def test_workflow_plans_the_reduced_grid_and_its_report(tmp_path: Path) -> None:
+    from tests.test_workflow import job_counts, output_of, snakemake
+
+    proc = snakemake(tmp_path, "--configfile",
+                     str(REPO / "configs" / "fedavg-mcmahan-reduced.yaml"), "--dry-run")
+    assert proc.returncode == 0, output_of(proc)
+    counts = job_counts(proc)
+    assert counts["simulate"] == 2 and counts["targets"] == 1
+    assert "report" not in counts and "aggregate" not in counts
+    outputs = " ".join(line for line in output_of(proc).splitlines()
+                       if line.strip().startswith("output:"))
+    assert "reports/fedavg-mcmahan-reduced/report.pdf" in outputs
+    assert "targets.pdf" not in output_of(proc)
