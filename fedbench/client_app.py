@@ -10,14 +10,11 @@ model of a round is decoded once per process however many clients of that
 round the process serves (the in-process Grid hands every client the same
 ``ArrayRecord``), and replies are built as ``Array`` objects whose bytes are
 exactly what ``np.save`` writes, from a cached ``.npy`` header plus the
-tensor's buffer.
+tensor's buffer (``task.ndarray_to_array``; ``task.array_view`` reads them back).
 """
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import torch
 from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
@@ -30,8 +27,6 @@ from fedbench.training import LocalSGD, epoch_orders, train_logreg, train_module
 
 app = ClientApp()
 
-NPY = "numpy.ndarray"  # flwr's SType.NUMPY: the Array's bytes are an .npy file
-
 
 class InjectedClientFailure(RuntimeError):
     """Raised on purpose by the fault-injection option (tests of failing clients)."""
@@ -39,26 +34,10 @@ class InjectedClientFailure(RuntimeError):
 
 # --- the wire: ArrayRecord <-> tensors -----------------------------------------------------------
 
-_NPY_HEADERS: dict[tuple[str, tuple[int, ...]], bytes] = {}
-
-
-def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
-    """The bytes ``np.save`` writes before a C-ordered array's data (cached per dtype, shape)."""
-    key = (dtype.str, shape)
-    if key not in _NPY_HEADERS:
-        probe = np.zeros(shape, dtype=dtype)
-        buf = io.BytesIO()
-        np.save(buf, probe, allow_pickle=False)
-        blob = buf.getvalue()
-        _NPY_HEADERS[key] = blob[: len(blob) - probe.nbytes]
-    return _NPY_HEADERS[key]
-
 
 def to_array(tensor: torch.Tensor) -> Array:
     """``Array(tensor)`` with the same bytes, without a round trip through ``np.save``."""
-    nd = np.ascontiguousarray(tensor.detach().cpu().numpy())
-    data = _npy_header(nd.dtype, nd.shape) + nd.tobytes()
-    return Array(dtype=str(nd.dtype), shape=tuple(nd.shape), stype=NPY, data=data)
+    return wire.ndarray_to_array(tensor.detach().cpu().numpy())
 
 
 def to_arrayrecord(params: dict[str, torch.Tensor]) -> ArrayRecord:
@@ -76,14 +55,17 @@ def global_params(arrays: ArrayRecord, device: str) -> dict[str, torch.Tensor]:
 
     Keyed by the identity of the records' byte strings (held here, so the ids stay
     valid): a new round, or a message that was serialised on its way in, decodes
-    afresh. Training never writes to these tensors.
+    afresh. Training never writes to these tensors. The values are those of
+    ``arrays.to_torch_state_dict()``, copied out of the bytes without ``np.load``.
     """
     blobs = tuple(arr.data for arr in arrays.values())
     key = (tuple(arrays.keys()), tuple(id(b) for b in blobs), device)
     if key != _GLOBAL["key"] or any(
         a is not b for a, b in zip(blobs, _GLOBAL["blobs"], strict=True)
     ):
-        params = {k: v.to(device) for k, v in arrays.to_torch_state_dict().items()}
+        params = {
+            k: torch.from_numpy(wire.array_view(v).copy()).to(device) for k, v in arrays.items()
+        }
         _GLOBAL.update(key=key, blobs=blobs, params=params)
     return dict(_GLOBAL["params"])  # type: ignore[arg-type]
 

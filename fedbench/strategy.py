@@ -11,6 +11,12 @@ and change only what the protocol and determinism demand:
   model), FedProx keeps their partial work;
 - federated evaluation is off: the protocol evaluates centrally.
 
+Two things are done more cheaply than Flower does them, with the same result: each
+round's ConfigRecords are copies of one round-constant record with only the
+client's fields set (``task.with_fields``), and the replies are averaged from views
+of their ``.npy`` bytes with Flower's float32 arithmetic, in Flower's order
+(``average_arrays``), instead of through ``np.load``/``np.save``.
+
 Each round's bookkeeping (sampled, stragglers, dropped, failed, examples, train
 loss) is kept in ``self.log`` for the ServerApp to write out.
 """
@@ -20,9 +26,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import Grid
+from flwr.serverapp.exception import InconsistentMessageReplies
 from flwr.serverapp.strategy import FedAvg, FedProx, Result
+from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
 
 from fedbench import task as wire
 from fedbench.sampling import plan_round
@@ -59,6 +68,22 @@ class _ReproducibleRounds:
         self.fail_prob = fail_prob
         self.log: list[RoundLog] = []
         self._sent: dict[int, int] = {}
+        self._record: tuple[tuple[object, ...], ConfigRecord] | None = None
+
+    def _template_record(self) -> ConfigRecord:
+        """``self.template`` with this strategy's fixed fields, as a ConfigRecord (cached).
+
+        The cache is keyed by the template object and the fields set here, so assigning
+        a new template (or changing ``fail_prob``) rebuilds it. Never sent itself:
+        ``configure_train`` sends copies (``task.with_fields``).
+        """
+        key = (self.template, self.drop_stragglers, self.fail_prob)
+        if self._record is None or self._record[0] != key:  # the template: compared by `is` first
+            ins = replace(
+                self.template, drop_straggler=self.drop_stragglers, fail_prob=self.fail_prob
+            )
+            self._record = (key, ins.to_config())
+        return self._record[1]
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -74,21 +99,16 @@ class _ReproducibleRounds:
             self.straggler_rule,
         )
         self._sent[server_round] = len(tasks)
+        # The round's constant part of every message's ConfigRecord, built once: each
+        # message gets a shallow copy with only its client's fields set (task.with_fields).
+        base = wire.with_fields(self._template_record(), server_round=server_round)
+        for key, value in config.items():  # strategy-level extras (e.g. proximal-mu)
+            base.setdefault(key, value)
         messages = []
         for t in tasks:
-            ins = replace(
-                self.template,
-                partition_id=t.partition,
-                epochs=t.epochs,
-                straggler=t.straggler,
-                drop_straggler=self.drop_stragglers,
-                server_round=server_round,
-                fail_prob=self.fail_prob,
+            cfg = wire.with_fields(
+                base, partition_id=t.partition, epochs=t.epochs, straggler=t.straggler
             )
-            cfg = ins.to_config()
-            for key, value in config.items():  # strategy-level extras (e.g. proximal-mu)
-                cfg.setdefault(key, value)
-            cfg["server-round"] = server_round
             content = RecordDict({self.arrayrecord_key: arrays, self.configrecord_key: cfg})
             messages.append(
                 Message(
@@ -188,7 +208,78 @@ class _ReproducibleRounds:
         )
         if not kept:
             return None, None  # nothing to average: the global model stays as it is
-        return super().aggregate_train(server_round, kept)  # type: ignore[misc]
+        return self._average(kept)
+
+    def _average(self, replies: list[Message]) -> tuple[ArrayRecord, MetricRecord]:
+        """Flower's ``FedAvg.aggregate_train`` on ``replies``, bit for bit, without ``np.load``.
+
+        Flower's ``aggregate_arrayrecords`` decodes every array with ``np.load`` and encodes
+        the average with ``np.save``. Here the arrays are read as views of the replies'
+        bytes (``task.array_view``) and the average is written with the cached ``.npy``
+        header, with Flower's arithmetic kept exactly: weights ``n_i / sum(n)`` in Python
+        floats, then ``acc = a_0 * w_0; acc += a_i * w_i`` in the arrays' dtype (float32),
+        in reply order. The metrics are averaged as ``aggregate_metricrecords`` does
+        (``average_metrics``) unless the strategy was given its own function.
+        tests/test_strategy.py pins both against Flower's functions.
+        """
+        contents = [m.content for m in replies]
+        metrics = [c["metrics"] for c in contents]
+        records = [c[self.arrayrecord_key] for c in contents]
+        keys = records[0].keys()
+        if any(r.keys() != keys for r in records[1:]):
+            raise InconsistentMessageReplies(
+                reason="All ArrayRecords must have the same keys for aggregation."
+            )
+        weights = [m[self.weighted_by_key] for m in metrics]
+        total = sum(weights)
+        factors = [w / total for w in weights]
+        arrays = ArrayRecord()
+        for key, value in average_arrays(records, factors).items():
+            arrays[key] = wire.ndarray_to_array(np.asarray(value))
+        if self.train_metrics_aggr_fn is aggregate_metricrecords:
+            return arrays, average_metrics(metrics, factors, self.weighted_by_key)
+        return arrays, self.train_metrics_aggr_fn(contents, self.weighted_by_key)
+
+
+def average_arrays(records: list[ArrayRecord], factors: list[float]) -> dict[str, np.ndarray]:
+    """``sum_i records[i] * factors[i]`` per key, as Flower's ``aggregate_arrayrecords`` sums.
+
+    The same operations in the same order on the same values: ``acc = a_0 * w_0`` and
+    ``acc += a_i * w_i``, each product and sum rounded to the arrays' dtype (a Python
+    float factor does not widen a float32 array).
+    """
+    acc: dict[str, np.ndarray] = {}
+    for record, factor in zip(records, factors, strict=True):
+        for key, value in record.items():
+            if key not in acc:
+                acc[key] = wire.array_view(value) * factor
+            else:
+                acc[key] += wire.array_view(value) * factor
+    return acc
+
+
+def average_metrics(
+    metrics: list[MetricRecord], factors: list[float], weight_key: str
+) -> MetricRecord:
+    """Flower's ``aggregate_metricrecords`` (``sum_i m_i * w_i`` per key but the weight's).
+
+    The same Python-float arithmetic in the same order, summed in a plain dict and
+    type-checked once at the end instead of on every step.
+    """
+    acc: dict = {}
+    for record, factor in zip(metrics, factors, strict=True):
+        for key, value in record.items():
+            if key == weight_key:
+                continue
+            if key not in acc:
+                acc[key] = (
+                    [v * factor for v in value] if isinstance(value, list) else value * factor
+                )
+            elif isinstance(value, list):
+                acc[key] = [c + v * factor for c, v in zip(acc[key], value, strict=True)]
+            else:
+                acc[key] = acc[key] + value * factor
+    return MetricRecord(acc)
 
 
 class StragglerDroppingFedAvg(_ReproducibleRounds, FedAvg):

@@ -3,13 +3,22 @@
 Everything a ClientApp needs travels in the message's ConfigRecord, so the
 ClientApp is stateless and behaves the same under the in-process Grid, Flower's
 Simulation Engine, or a real deployment. One dataclass, two directions.
+
+Models travel as Flower ``Array`` objects whose bytes are an ``.npy`` file
+(``SType.NUMPY``). ``ndarray_to_array`` and ``array_view`` write and read those
+bytes directly, from a cached ``.npy`` header: the same bytes ``np.save``
+writes and the same values ``np.load`` reads, without the round trip through
+either (``np.load`` parses every header with ``ast``).
 """
 
 from __future__ import annotations
 
+import io
+import math
 from dataclasses import asdict, dataclass, fields
 
-from flwr.app import ConfigRecord
+import numpy as np
+from flwr.app import Array, ConfigRecord
 
 
 @dataclass(frozen=True)
@@ -39,12 +48,28 @@ class TrainInstruction:
 
     @classmethod
     def from_config(cls, record: ConfigRecord) -> TrainInstruction:
-        values = {}
-        for f in fields(cls):
-            key = f.name.replace("_", "-")
-            if key in record:
-                values[f.name] = record[key]
-        return cls(**values)
+        values = dict(record.items())  # one dict copy instead of 2 record look-ups per field
+        return cls(**{name: values[key] for name, key in _WIRE_KEYS.items() if key in values})
+
+
+_WIRE_KEYS = {f.name: f.name.replace("_", "-") for f in fields(TrainInstruction)}
+
+
+def with_fields(record: ConfigRecord, **changes: object) -> ConfigRecord:
+    """A copy of an instruction's ``record`` with some of its fields changed.
+
+    With ``record = ins.to_config()`` this equals ``replace(ins, **changes).to_config()``
+    (the same keys in the same order, the same values), but costs a dict copy and one
+    type-checked assignment per changed field instead of building and checking the
+    whole record: a round sends many instructions that differ in a few fields only.
+    Keys of ``record`` that are not instruction fields are kept. The copy is shallow:
+    it has its own dict, but shares the values, which are immutable scalars for every
+    instruction field (a list among the extra keys would be shared).
+    """
+    copy = record.copy()
+    for name, value in changes.items():
+        copy[_WIRE_KEYS[name]] = value  # KeyError: not a TrainInstruction field
+    return copy
 
 
 # Keys of the MetricRecord a ClientApp replies with.
@@ -54,3 +79,56 @@ STRAGGLER = "straggler"
 DROPPED = "dropped"
 EPOCHS = "epochs"
 TRAIN_LOSS = "train-loss"
+
+
+# --- arrays on the wire: Array <-> numpy, with the bytes np.save writes ---------------------------
+
+NPY = "numpy.ndarray"  # flwr's SType.NUMPY: the Array's bytes are an .npy file
+
+_NPY_HEADERS: dict[tuple[np.dtype, tuple[int, ...]], tuple[str, bytes]] = {}
+
+
+def npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> tuple[str, bytes]:
+    """``(str(dtype), header)``: the bytes ``np.save`` writes before a C-ordered array's data.
+
+    Cached per (dtype, shape); ``str(dtype)`` is cached with it (numpy computes it in Python).
+    """
+    key = (dtype, shape)
+    if key not in _NPY_HEADERS:
+        probe = np.zeros(shape, dtype=dtype)
+        buf = io.BytesIO()
+        np.save(buf, probe, allow_pickle=False)
+        blob = buf.getvalue()
+        _NPY_HEADERS[key] = (str(dtype), blob[: len(blob) - probe.nbytes])
+    return _NPY_HEADERS[key]
+
+
+def ndarray_to_array(nd: np.ndarray) -> Array:
+    """``Array(nd)`` with the same bytes, without a round trip through ``np.save``."""
+    if not nd.flags.c_contiguous:
+        nd = np.ascontiguousarray(nd)  # (only when needed: it would turn a 0-d array into 1-d)
+    name, header = npy_header(nd.dtype, nd.shape)
+    return Array(dtype=name, shape=tuple(nd.shape), stype=NPY, data=header + nd.tobytes())
+
+
+_VIEWS: dict[tuple[str, tuple[int, ...]], tuple[np.dtype, bytes, int]] = {}
+
+
+def array_view(arr: Array) -> np.ndarray:
+    """``arr.numpy()``'s values as a read-only view of ``arr.data`` (no copy, no ``np.load``).
+
+    Used when the bytes are exactly what ``ndarray_to_array``/``np.save`` writes for a
+    C-ordered array of ``arr``'s dtype and shape; anything else goes through ``arr.numpy()``.
+    """
+    if arr.stype == NPY:
+        shape = tuple(arr.shape)
+        key = (arr.dtype, shape)
+        if key not in _VIEWS:
+            dtype = np.dtype(arr.dtype)
+            _, header = npy_header(dtype, shape)
+            _VIEWS[key] = (dtype, header, len(header) + dtype.itemsize * math.prod(shape))
+        dtype, header, size = _VIEWS[key]
+        data = arr.data
+        if isinstance(data, bytes) and len(data) == size and data.startswith(header):
+            return np.frombuffer(data, dtype=dtype, offset=len(header)).reshape(shape)
+    return arr.numpy()
