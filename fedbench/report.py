@@ -507,6 +507,22 @@ def report_document(path: str | Path, name: str, prov: dict[str, Any],
     os.replace(tmp, out)
 
 
+def provenance_and_setup(doc: _Document, provenance: Sequence[Sequence[str]],
+                         setup: Sequence[Sequence[str]], notes: Sequence[str],
+                         protocols: Sequence[str]) -> None:
+    """The "Provenance" and "Setup" sections every report opens with: what made the numbers,
+    then what was run (with the config's warnings in red and each protocol's description)."""
+    doc.heading("Provenance")
+    doc.table([_Column("", 0.3), _Column("", 0.7)], provenance, header=False)
+    doc.heading("Setup")
+    doc.table([_Column("", 0.3), _Column("", 0.7)], setup, header=False)
+    for note in notes:
+        doc.paragraph(note, bullet=True, color="#8a1c1c")
+    for p in protocols:
+        if p in PROTOCOL_TITLES:
+            doc.paragraph(f"{p}: {get_protocol(p).description}.", size=8.5, color=MUTED)
+
+
 def write_report(path: str | Path, rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
                  prov: dict[str, Any], name: str, config: ExperimentConfig | None = None,
                  config_path: str | None = None) -> Path:
@@ -520,18 +536,9 @@ def write_report(path: str | Path, rounds_df: pd.DataFrame, summary_df: pd.DataF
                   f"FedAvg and FedProx on MNIST with Flower · aggregated "
                   f"{str(prov.get('created_at', '?'))[:10]}")
 
-        doc.heading("Provenance")
-        doc.table([_Column("", 0.3), _Column("", 0.7)],
-                  _provenance_rows(prov, config, config_path), header=False)
-
-        doc.heading("Setup")
-        doc.table([_Column("", 0.3), _Column("", 0.7)], _setup_rows(prov, summary_df),
-                  header=False)
-        for note in config_notes(prov, config):
-            doc.paragraph(note, bullet=True, color="#8a1c1c")
-        for p in protocols:
-            if p in PROTOCOL_TITLES:
-                doc.paragraph(f"{p}: {get_protocol(p).description}.", size=8.5, color=MUTED)
+        provenance_and_setup(doc, _provenance_rows(prov, config, config_path),
+                             _setup_rows(prov, summary_df), config_notes(prov, config),
+                             protocols)
         doc.paragraph(
             f"Metrics: test loss (mean cross-entropy) and accuracy of the global model after "
             f"every round, on the protocol's test data (above); round 0 is the initial model. "

@@ -531,13 +531,12 @@ def write_targets_report(path: str | Path, data: TargetRuns, table: pd.DataFrame
                          config_path: str | None = None) -> Path:
     """report.pdf of a settings grid: setup, the rounds-to-target table beside Table 2,
     the accuracy curves, known differences and provenance (``fedbench.report``'s layout)."""
-    from fedbench.protocols import get_protocol
     from fedbench.report import (
         MUTED,
-        _Column,
         _columns,
         _join,
         _provenance_rows,
+        provenance_and_setup,
         report_document,
     )
 
@@ -557,18 +556,9 @@ def write_targets_report(path: str | Path, data: TargetRuns, table: pd.DataFrame
             "set beside McMahan et al.'s Table 2 and Flower's replication, with the accuracy "
             "per round behind each number.", size=9.5)
 
-        doc.heading("Provenance")
-        doc.table([_Column("", 0.3), _Column("", 0.7)],
-                  _provenance_rows(prov, config, config_path), header=False)
-
-        doc.heading("Setup")
-        doc.table([_Column("", 0.3), _Column("", 0.7)], _setup_rows(prov, runs_df, table),
-                  header=False)
-        for note in config_notes(runs_df, config):
-            doc.paragraph(note, bullet=True, color="#8a1c1c")
-        for p in protocols:
-            if p in PROTOCOL_TITLES:
-                doc.paragraph(f"{p}: {get_protocol(p).description}.", size=8.5, color=MUTED)
+        provenance_and_setup(doc, _provenance_rows(prov, config, config_path),
+                             _setup_rows(prov, runs_df, table), config_notes(runs_df, config),
+                             protocols)
 
         header, rows = table_rows(table)
         doc.new_page()
