@@ -93,6 +93,19 @@ def check_stop_at_target(model: str) -> None:
         )
 
 
+def check_clients_fit_the_split(protocol: str, num_clients: int) -> None:
+    """The protocol's split may constrain the number of clients (the power law's label groups)."""
+    from fedbench.protocols import get_protocol  # the protocol table imports numpy
+
+    multiple = get_protocol(protocol).clients_multiple_of
+    if num_clients % multiple:
+        raise ValueError(
+            f"federation.num_clients={num_clients}: protocol {protocol} splits the data by a "
+            f"power law with one group of clients per label, so it needs a multiple of "
+            f"{multiple} (e.g. {max(multiple, num_clients // multiple * multiple)})"
+        )
+
+
 class TrainingConfig(_Strict):
     """Local solver settings shared by every client."""
 
@@ -187,6 +200,11 @@ class RunConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _clients_fit_the_split(self) -> RunConfig:
+        check_clients_fit_the_split(self.protocol, self.federation.num_clients)
+        return self
+
+    @model_validator(mode="after")
     def _model_fits_the_data(self) -> RunConfig:
         if self.protocol.startswith("synthetic") and self.training.model != "logreg":
             raise ValueError(
@@ -272,6 +290,12 @@ class ExperimentConfig(_Strict):
                 f"protocol(s) {', '.join(synthetic)} have 60 features: training.model must be "
                 f"logreg (got {self.training.model!r}); 2nn and cnn are MNIST models"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _clients_fit_every_split(self) -> ExperimentConfig:
+        for protocol in self.protocols():
+            check_clients_fit_the_split(protocol, self.federation.num_clients)
         return self
 
     @model_validator(mode="after")

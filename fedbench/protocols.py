@@ -46,6 +46,9 @@ class Protocol:
     # Synthetic(α, β): (alpha, beta, iid); None for MNIST protocols
     synthetic: tuple[float, float, bool] | None = None
     description: str = ""  # one line for the report: data, split, evaluation
+    # the split's constraint on federation.num_clients (the power law: one group per label),
+    # checked with the config, before any job starts
+    clients_multiple_of: int = 1
 
     def preprocessor(self, pool: np.ndarray) -> Preprocess:
         """The preprocessing of this protocol, fitted on ``pool`` where the protocol says so."""
@@ -90,6 +93,7 @@ def _power_law(labels: np.ndarray, clients: int, seed: int) -> partition.Partiti
 
 
 FLOWER_BASELINE = Protocol(
+    clients_multiple_of=10,  # MNIST's 10 labels
     name="flower-baseline",
     source="Flower baselines/fedprox (MNIST): PROTOCOLS.md section 1",
     data="mnist-train",
@@ -105,6 +109,7 @@ FLOWER_BASELINE = Protocol(
 )
 
 PAPER = Protocol(
+    clients_multiple_of=10,  # MNIST's 10 labels
     name="paper",
     source="Li et al., Federated Optimization in Heterogeneous Networks (MLSys 2020), "
     "section 5 and litian96/FedProx: PROTOCOLS.md section 2",

@@ -163,6 +163,11 @@ BAD_CONFIGS = [
     ("lr-written-1e-3", _set("training.lr", "1e-3"), ["training.lr", "1e-3", "decimal point"]),
     ("section-not-a-mapping", _set("federation", 5), ["federation", "5"]),
     ("unknown-backend", _set("runtime.backend", "mpi"), ["runtime.backend", "mpi", "inprocess"]),
+    (  # the power-law split puts one group of clients on each of the 10 labels
+        "clients-not-a-multiple-of-10",
+        _set("federation.num_clients", 25),
+        ["federation.num_clients=25", "flower-baseline", "multiple of 10"],
+    ),
 ]
 BAD_IDS = [what for what, _, _ in BAD_CONFIGS]
 # Snakemake takes a second or two per config: there, leave out the near-duplicates.
