@@ -70,3 +70,28 @@ def test_published_parameter_counts() -> None:
     assert num_parameters(build_model("logreg", 0)) == 7_850
     assert num_parameters(build_model("2nn", 0)) == 199_210  # McMahan et al. 2017
     assert num_parameters(build_model("cnn", 0)) == 1_663_370
+
+
+def test_plain_sgd_shortcut_gives_the_bits_of_the_general_update() -> None:
+    """McMahan's plain SGD (no decay, no proximal term) updates ``p -= lr * grad`` directly;
+    the general update ``p -= lr * (grad + 0 * p)`` must give exactly the same weights."""
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.randn(64, 784, generator=gen), torch.randint(0, 10, (64,), generator=gen)
+    model = build_model("2nn", 0)
+    params = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    orders = epoch_orders(len(x), 2, seed=0, server_round=1, client=0)
+    fast = train_module(model, params, x, y, 2, LocalSGD(lr=0.1, weight_decay=0.0,
+                                                         batch_size=10), orders)
+
+    reference = build_model("2nn", 0)
+    reference.load_state_dict(params)
+    for order in orders:
+        for s in range(0, len(x), 10):
+            idx = torch.from_numpy(order[s : s + 10])
+            reference.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(reference(x[idx]), y[idx]).backward()
+            with torch.no_grad():
+                for p in reference.parameters():
+                    p.add_(p.grad + 0.0 * p, alpha=-0.1)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(fast.params[key], value), key
