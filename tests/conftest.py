@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -47,3 +49,20 @@ def tiny_config(tmp_path: Path, mnist_root: Path) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(tiny_experiment(mnist_root)))
     return path
+
+
+def write_run_json(run_dir: Path, config: dict, **fields: Any) -> None:
+    """run.json as `fedbench run` writes it: ``fields`` (status, final, digest, ...) plus a
+    fixed provenance (versions, commit, times) that the aggregating code reads."""
+    payload = {
+        "config": config,
+        "wall_seconds": 30.0,
+        "versions": {"fedbench": "0.1.0", "flwr": "1.42.0", "torch": "2.14.1",
+                     "numpy": "2.4.6", "python": "3.11.7"},
+        "git_commit": "feedc0ffee",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "finished_at": "2026-01-01T01:00:00+00:00",
+        "backend": "inprocess",
+        **fields,
+    }
+    (run_dir / "run.json").write_text(json.dumps(payload))

@@ -30,6 +30,7 @@ from fedbench.aggregate import (
 from fedbench.cli import main
 from fedbench.errors import UsageError
 from fedbench.results import ROUND_COLUMNS
+from tests.conftest import write_run_json
 
 
 def write_run(root: Path, algorithm: str, mu: float, stragglers: float, seed: int,
@@ -46,29 +47,21 @@ def write_run(root: Path, algorithm: str, mu: float, stragglers: float, seed: in
         lines.append(f"{rnd},{loss!r},{acc!r},{0 if rnd == 0 else 10},0,0,0,100,{train},0.1")
     (run_dir / "rounds.csv").write_text("\n".join(lines) + "\n")
     last = len(accs) - 1
-    payload = {
-        "status": status,
-        "diverged_round": last if status == "diverged" else None,
-        "config": {
-            "name": name, "protocol": "flower-baseline", "algorithm": algorithm, "mu": mu,
-            "stragglers": stragglers, "seed": seed,
-            "federation": {"num_clients": 1000, "clients_per_round": 10, "rounds": configured},
-            "training": {"model": "logreg", "local_epochs": 10, "batch_size": 10, "lr": 0.03,
-                         "weight_decay": 0.001},
-            "runtime": {"backend": "inprocess", "device": "cpu", "threads": 1},
-            "data": {"root": "resources", "mnist_dir": None},
-        },
-        "config_digest": f"d{algorithm[-3:]}{mu}{stragglers}{seed}",
-        "final": {"round": last, "test_accuracy": accs[-1], "test_loss": losses[-1]},
-        "wall_seconds": wall,
-        "versions": {"fedbench": "0.1.0", "flwr": "1.42.0", "torch": "2.14.1",
-                     "numpy": "2.4.6", "python": "3.11.7"},
-        "git_commit": "abc123",
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "finished_at": "2026-01-01T00:01:00+00:00",
-        "backend": "inprocess",
+    config = {
+        "name": name, "protocol": "flower-baseline", "algorithm": algorithm, "mu": mu,
+        "stragglers": stragglers, "seed": seed,
+        "federation": {"num_clients": 1000, "clients_per_round": 10, "rounds": configured},
+        "training": {"model": "logreg", "local_epochs": 10, "batch_size": 10, "lr": 0.03,
+                     "weight_decay": 0.001},
+        "runtime": {"backend": "inprocess", "device": "cpu", "threads": 1},
+        "data": {"root": "resources", "mnist_dir": None},
     }
-    (run_dir / "run.json").write_text(json.dumps(payload))
+    write_run_json(run_dir, config, status=status,
+                   diverged_round=last if status == "diverged" else None,
+                   config_digest=f"d{algorithm[-3:]}{mu}{stragglers}{seed}",
+                   final={"round": last, "test_accuracy": accs[-1], "test_loss": losses[-1]},
+                   wall_seconds=wall, git_commit="abc123",
+                   finished_at="2026-01-01T00:01:00+00:00")
     return run_dir
 
 

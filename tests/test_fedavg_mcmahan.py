@@ -27,7 +27,7 @@ from fedbench.targets import (
     rounds_to_target,
     targets_table,
 )
-from tests.conftest import REPO, tiny_experiment
+from tests.conftest import REPO, tiny_experiment, write_run_json
 
 
 @pytest.fixture(scope="module")
@@ -186,15 +186,9 @@ def write_mcmahan_run(root: Path, protocol: str, model: str, epochs: int, batch:
                            "lr": lr, "weight_decay": 0.0},
               "runtime": {"backend": "inprocess", "device": "cpu", "threads": 1},
               "data": {"root": "resources", "mnist_dir": None}}
-    payload = {"status": "ok", "diverged_round": None, "stopped_at_target": stopped,
-               "config": config, "config_digest": f"{protocol}{model}{epochs}{batch}{seed}",
-               "final": {"round": len(accuracy) - 1, "test_accuracy": accuracy[-1]},
-               "wall_seconds": 30.0,
-               "versions": {"fedbench": "0.1.0", "flwr": "1.42.0", "torch": "2.14.1",
-                            "numpy": "2.4.6", "python": "3.11.7"},
-               "git_commit": "feedc0ffee", "started_at": "2026-01-01T00:00:00+00:00",
-               "finished_at": "2026-01-01T01:00:00+00:00", "backend": "inprocess"}
-    (run_dir / "run.json").write_text(json.dumps(payload))
+    write_run_json(run_dir, config, status="ok", diverged_round=None, stopped_at_target=stopped,
+                   config_digest=f"{protocol}{model}{epochs}{batch}{seed}",
+                   final={"round": len(accuracy) - 1, "test_accuracy": accuracy[-1]})
     return run_dir
 
 

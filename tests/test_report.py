@@ -8,7 +8,6 @@ awkward cases as well. It is built once per module to keep the suite fast.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from fedbench.config import validate_experiment
 from fedbench.published import published_value
 from fedbench.report import SECTIONS, config_notes
 from fedbench.results import ROUND_COLUMNS
+from tests.conftest import write_run_json
 
 ROUNDS = 12
 VARIANTS = [("fedavg", 0.0), ("fedprox", 0.0), ("fedprox", 2.0)]
@@ -50,16 +50,11 @@ def write_run(root: Path, algorithm: str, mu: float, stragglers: float, seed: in
                            "weight_decay": 0.001},
               "runtime": {"backend": "inprocess", "device": "cpu", "threads": 1},
               "data": {"root": "resources", "mnist_dir": None}}
-    payload = {"status": "diverged" if diverged else "ok",
-               "diverged_round": last if diverged else None, "config": config,
-               "config_digest": f"{algorithm[:4]}{mu:g}{stragglers:g}{seed}",
-               "final": {"round": last, "test_accuracy": acc, "test_loss": float(loss)},
-               "wall_seconds": 61.0,
-               "versions": {"fedbench": "0.1.0", "flwr": "1.42.0", "torch": "2.14.1",
-                            "numpy": "2.4.6", "python": "3.11.7"},
-               "git_commit": "abc123def", "started_at": "2026-01-01T00:00:00+00:00",
-               "finished_at": "2026-01-01T01:00:00+00:00", "backend": "inprocess"}
-    (run_dir / "run.json").write_text(json.dumps(payload))
+    write_run_json(run_dir, config, status="diverged" if diverged else "ok",
+                   diverged_round=last if diverged else None,
+                   config_digest=f"{algorithm[:4]}{mu:g}{stragglers:g}{seed}",
+                   final={"round": last, "test_accuracy": acc, "test_loss": float(loss)},
+                   wall_seconds=61.0, git_commit="abc123def")
     return run_dir
 
 
