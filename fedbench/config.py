@@ -93,6 +93,16 @@ def check_stop_at_target(model: str) -> None:
         )
 
 
+def check_model_fits_the_data(protocols: list[str], model: str) -> None:
+    """The Synthetic protocols have 60 features: only logistic regression fits them."""
+    synthetic = [p for p in protocols if p.startswith("synthetic")]
+    if synthetic and model != "logreg":
+        raise ValueError(
+            f"protocol(s) {', '.join(synthetic)} have 60 features: training.model must be "
+            f"logreg (got {model!r}); 2nn and cnn are MNIST models"
+        )
+
+
 def check_clients_fit_the_split(protocol: str, num_clients: int) -> None:
     """The protocol's split may constrain the number of clients (the power law's label groups)."""
     from fedbench.protocols import get_protocol  # the protocol table imports numpy
@@ -206,11 +216,7 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _model_fits_the_data(self) -> RunConfig:
-        if self.protocol.startswith("synthetic") and self.training.model != "logreg":
-            raise ValueError(
-                f"protocol={self.protocol} has 60 features: training.model must be logreg "
-                f"(got {self.training.model!r}); 2nn and cnn are MNIST models"
-            )
+        check_model_fits_the_data([self.protocol], self.training.model)
         return self
 
     @model_validator(mode="after")
@@ -284,12 +290,7 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _models_fit_the_data(self) -> ExperimentConfig:
-        synthetic = [p for p in self.protocols() if p.startswith("synthetic")]
-        if synthetic and self.training.model != "logreg":
-            raise ValueError(
-                f"protocol(s) {', '.join(synthetic)} have 60 features: training.model must be "
-                f"logreg (got {self.training.model!r}); 2nn and cnn are MNIST models"
-            )
+        check_model_fits_the_data(self.protocols(), self.training.model)
         return self
 
     @model_validator(mode="after")
