@@ -39,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     # a run's outputs are written atomically, so an interrupted run leaves nothing that
     # looks complete (its checkpoint, if any, is resumed by the next run).
     try:
-        from fedbench.config import ConfigError
-        from fedbench.mnist import DataError
+        from fedbench.errors import ConfigError, DataError
 
         parser, modules = build_parser()
         args = parser.parse_args(argv)

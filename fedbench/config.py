@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,22 +25,34 @@ from pydantic import (
     model_validator,
 )
 
-from fedbench.published import MCMAHAN_TARGETS
+from fedbench import algorithms, protocols
+from fedbench.errors import ConfigError
 
-ProtocolName = Literal[
-    "flower-baseline",
-    "paper",
-    "synthetic-iid",
-    "synthetic-0-0",
-    "synthetic-0.5-0.5",
-    "synthetic-1-1",
-    "mcmahan-iid",
-    "mcmahan-noniid",
-]
+# B = ∞ (McMahan et al.): the client's whole data set is one batch. It is batch_size 0
+# everywhere (configs, run.json, the wire, the tables); a config file may also write it
+# as ``full`` (or ``inf``, ``∞``, null).
+FULL_BATCH = 0
+MNIST_INPUTS = 784  # what the 2NN and the CNN take
 
 
-class ConfigError(ValueError):
-    """A user-facing configuration mistake; the CLI prints it and exits with code 2."""
+def _registered(kind: str, names: tuple[str, ...], value: str) -> str:
+    if value not in names:
+        raise ValueError(f"unknown {kind} {value!r}; allowed: {', '.join(names)}")
+    return value
+
+
+def _protocol_name(value: str) -> str:
+    return _registered("protocol", protocols.names(), value)
+
+
+def _algorithm_name(value: str) -> str:
+    return _registered("algorithm", algorithms.names(), value)
+
+
+# Names checked against the registries (fedbench/protocols/, fedbench/algorithms/), so that a
+# new module is a new allowed value with no edit here.
+ProtocolName = Annotated[str, AfterValidator(_protocol_name)]
+AlgorithmName = Annotated[str, AfterValidator(_algorithm_name)]
 
 
 class _Strict(BaseModel):
@@ -77,37 +90,48 @@ class FederationConfig(_Strict):
 
 
 def _full_batch(value: Any) -> Any:
-    """``batch_size: full`` (McMahan et al.'s B = ∞) is ``None``: one batch per epoch."""
-    if isinstance(value, str) and value.strip().lower() in ("full", "inf", "∞"):
-        return None
+    """``batch_size: full`` (or ``inf``, ``∞``, null) is B = ∞: ``FULL_BATCH``."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("full", "inf", "∞")):
+        return FULL_BATCH
     return value
 
 
-def check_stop_at_target(model: str) -> None:
-    """``federation.stop_at_target`` needs a published target for the model."""
-    if model not in MCMAHAN_TARGETS:
-        allowed = ", ".join(f"{m} ({t:.0%})" for m, t in MCMAHAN_TARGETS.items())
+def check_stop_at_target(protocol: str, model: str) -> None:
+    """``federation.stop_at_target`` needs a published target for the model in the protocol."""
+    targets = protocols.get_protocol(protocol).targets
+    if model not in targets:
+        allowed = ", ".join(f"{m} ({t:.0%})" for m, t in targets.items()) or "none"
         raise ValueError(
-            f"federation.stop_at_target=true with training.model={model!r}: no published "
-            f"target accuracy for it; allowed models: {allowed}"
+            f"federation.stop_at_target=true with training.model={model!r}: protocol "
+            f"{protocol} has no published target accuracy for it; allowed models: {allowed}"
         )
 
 
-def check_model_fits_the_data(protocols: list[str], model: str) -> None:
-    """The Synthetic protocols have 60 features: only logistic regression fits them."""
-    synthetic = [p for p in protocols if p.startswith("synthetic")]
-    if synthetic and model != "logreg":
+def check_mu(algorithm: str, mu: float) -> None:
+    """mu weighs the proximal term: it must be 0 for an algorithm without one."""
+    if mu != 0 and not algorithms.get_algorithm(algorithm).uses_mu:
+        with_term = [a.name for a in algorithms.registry().values() if a.uses_mu]
         raise ValueError(
-            f"protocol(s) {', '.join(synthetic)} have 60 features: training.model must be "
-            f"logreg (got {model!r}); 2nn and cnn are MNIST models"
+            f"algorithm={algorithm} with mu={mu}: {algorithm} has no proximal term; "
+            f"use mu=0, or one of {', '.join(with_term)} for mu > 0"
+        )
+
+
+def check_model_fits_the_data(names: list[str], model: str) -> None:
+    """2nn and cnn are MNIST models (784 inputs); only logistic regression takes any width
+    (the Synthetic protocols have 60 features)."""
+    other = [p for p in names if protocols.get_protocol(p).input_dim != MNIST_INPUTS]
+    if other and model != "logreg":
+        widths = sorted({protocols.get_protocol(p).input_dim for p in other})
+        raise ValueError(
+            f"protocol(s) {', '.join(other)} have {', '.join(map(str, widths))} features: "
+            f"training.model must be logreg (got {model!r}); 2nn and cnn are MNIST models"
         )
 
 
 def check_clients_fit_the_split(protocol: str, num_clients: int) -> None:
     """The protocol's split may constrain the number of clients (the power law's label groups)."""
-    from fedbench.protocols import get_protocol  # the protocol table imports numpy
-
-    multiple = get_protocol(protocol).clients_multiple_of
+    multiple = protocols.get_protocol(protocol).clients_multiple_of
     if num_clients % multiple:
         raise ValueError(
             f"federation.num_clients={num_clients}: protocol {protocol} splits the data by a "
@@ -121,8 +145,8 @@ class TrainingConfig(_Strict):
 
     model: Literal["logreg", "2nn", "cnn"] = "logreg"
     local_epochs: int = Field(10, ge=1)
-    # None (or "full" in a config file): the client's whole data set is one batch (B = ∞)
-    batch_size: Annotated[int, Field(ge=1)] | None = 10
+    # FULL_BATCH (0; "full" in a config file): the client's whole data set is one batch (B = ∞)
+    batch_size: Annotated[int, Field(ge=0)] = 10
     lr: float = Field(0.03, gt=0)
     weight_decay: float = Field(0.001, ge=0)
 
@@ -140,18 +164,18 @@ class Setting(_Strict):
 
     model: Literal["logreg", "2nn", "cnn"] | None = None
     local_epochs: int | None = Field(None, ge=1)
-    batch_size: Annotated[int, Field(ge=1)] | Literal["full"] | None = None  # "full": B = ∞
+    batch_size: Annotated[int, Field(ge=0)] | None = None  # FULL_BATCH ("full"): B = ∞
     lr: float | None = Field(None, gt=0)
 
     @field_validator("batch_size", mode="before")
     @classmethod
     def _batch_size_full(cls, value: Any) -> Any:
-        return "full" if value is not None and _full_batch(value) is None else value
+        return None if value is None else _full_batch(value)
 
     def label(self, base: TrainingConfig) -> str:
         """The setting's directory name, e.g. ``cnn-E5-B10-lr0.1`` (B∞ for the full batch)."""
         t = self.apply(base)
-        batch = "inf" if t.batch_size is None else str(t.batch_size)
+        batch = "inf" if t.batch_size == FULL_BATCH else str(t.batch_size)
         return f"{t.model}-E{t.local_epochs}-B{batch}-lr{t.lr!r}"
 
     @classmethod
@@ -164,7 +188,7 @@ class Setting(_Strict):
         model, epochs, batch, lr = match.groups()
         try:
             return cls(model=model, local_epochs=int(epochs), lr=float(lr),
-                       batch_size="full" if batch == "inf" else int(batch))
+                       batch_size=FULL_BATCH if batch == "inf" else int(batch))
         except (ValidationError, ValueError) as err:
             raise ConfigError(f"setting: {label!r} names an invalid setting ({err})") from None
 
@@ -173,7 +197,7 @@ class Setting(_Strict):
                                                     ("local_epochs", self.local_epochs),
                                                     ("lr", self.lr)) if v is not None}
         if self.batch_size is not None:
-            update["batch_size"] = None if self.batch_size == "full" else self.batch_size
+            update["batch_size"] = self.batch_size
         return TrainingConfig.model_validate({**base.model_dump(), **update})
 
 
@@ -191,7 +215,7 @@ class RunConfig(_Strict):
 
     name: str = "fedprox-mnist"
     protocol: ProtocolName = "flower-baseline"
-    algorithm: Literal["fedavg", "fedprox"] = "fedprox"
+    algorithm: AlgorithmName = "fedprox"
     mu: float = Field(0.0, ge=0)
     stragglers: float = Field(0.0, ge=0, le=1)
     seed: int = Field(0, ge=0)
@@ -201,12 +225,8 @@ class RunConfig(_Strict):
     runtime: RuntimeConfig = RuntimeConfig()
 
     @model_validator(mode="after")
-    def _fedavg_has_no_mu(self) -> RunConfig:
-        if self.algorithm == "fedavg" and self.mu != 0:
-            raise ValueError(
-                f"algorithm=fedavg with mu={self.mu}: FedAvg has no proximal term; "
-                "use algorithm=fedprox for mu > 0"
-            )
+    def _mu_needs_a_proximal_term(self) -> RunConfig:
+        check_mu(self.algorithm, self.mu)
         return self
 
     @model_validator(mode="after")
@@ -222,12 +242,14 @@ class RunConfig(_Strict):
     @model_validator(mode="after")
     def _target_exists(self) -> RunConfig:
         if self.federation.stop_at_target:
-            check_stop_at_target(self.training.model)
+            check_stop_at_target(self.protocol, self.training.model)
         return self
 
     def target_accuracy(self) -> float | None:
         """The accuracy that ends this run early (``federation.stop_at_target``), else None."""
-        return MCMAHAN_TARGETS[self.training.model] if self.federation.stop_at_target else None
+        if not self.federation.stop_at_target:
+            return None
+        return protocols.get_protocol(self.protocol).targets[self.training.model]
 
     def digest(self) -> str:
         """Short hash of the numbers-defining settings (runtime excluded).
@@ -245,16 +267,12 @@ class RunConfig(_Strict):
 class Variant(_Strict):
     """One algorithm line of the published figure, e.g. FedProx with mu=2."""
 
-    algorithm: Literal["fedavg", "fedprox"]
+    algorithm: AlgorithmName
     mu: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
-    def _fedavg_has_no_mu(self) -> Variant:
-        if self.algorithm == "fedavg" and self.mu != 0:
-            raise ValueError(
-                f"algorithm=fedavg with mu={self.mu}: FedAvg has no proximal term; "
-                "use algorithm=fedprox for mu > 0"
-            )
+    def _mu_needs_a_proximal_term(self) -> Variant:
+        check_mu(self.algorithm, self.mu)
         return self
 
 
@@ -305,7 +323,8 @@ class ExperimentConfig(_Strict):
         # its own model: a --setting label may change it)
         if self.federation.stop_at_target:
             for training in self.settings().values():
-                check_stop_at_target(training.model)
+                for protocol in self.protocols():
+                    check_stop_at_target(protocol, training.model)
         return self
 
     def check_workflow(self) -> None:

@@ -21,7 +21,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from fedbench.aggregate import aggregate
+    from fedbench.analysis.summary import aggregate
 
     paths = aggregate(args.run_dirs, args.out_dir, args.name)
     print(f"aggregated {len(args.run_dirs)} runs -> "

@@ -16,7 +16,7 @@ HELP = "check a summary's final accuracy against configs/expected/<name>.csv"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from fedbench.regression import CLOSE_TOL
+    from fedbench.analysis.regression import CLOSE_TOL
 
     p.add_argument("--summary", required=True, type=Path,
                    help="reports/<name>/summary.csv from `fedbench aggregate`")
@@ -27,7 +27,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from fedbench.regression import (
+    from fedbench.analysis.regression import (
         cell_rows,
         check,
         claim_rows,

@@ -16,7 +16,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from fedbench import mnist
+    from fedbench.data import mnist
 
     where = mnist.ensure_mnist(args.root, args.mnist_dir, log=lambda m: print(m, file=sys.stderr))
     print(where)

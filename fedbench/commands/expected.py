@@ -19,7 +19,7 @@ HELP = "regenerate a regression reference (configs/expected/<name>.csv) from a s
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from fedbench.regression import FLOOR, K
+    from fedbench.analysis.regression import FLOOR, K
 
     p.add_argument("--summary", required=True, type=Path,
                    help="reports/<name>/summary.csv from `fedbench aggregate`")
@@ -36,8 +36,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def _provenance(args: argparse.Namespace) -> dict[str, Any]:
     import fedbench
-    from fedbench.regression import file_sha256
-    from fedbench.results import git_commit
+    from fedbench.analysis.regression import file_sha256
+    from fedbench.apps.results import git_commit
 
     seeds = None
     if args.config is not None:
@@ -59,7 +59,7 @@ def _provenance(args: argparse.Namespace) -> dict[str, Any]:
 
 def execute(args: argparse.Namespace) -> int:
     from fedbench.errors import UsageError
-    from fedbench.regression import (
+    from fedbench.analysis.regression import (
         cell_label,
         claim_rows,
         evaluate_claims,

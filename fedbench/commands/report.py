@@ -27,7 +27,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from fedbench.config import load_experiment
-    from fedbench.report import build
+    from fedbench.report.build import build
 
     config = load_experiment(args.config)
     written = build(args.reports_dir, args.name, config=config, config_path=str(args.config),

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fedbench.errors import ConfigError
+
 from fedbench.config import (
-    ConfigError,
     RunConfig,
     read_yaml,
     set_nested,
@@ -81,7 +82,7 @@ def execute(args: argparse.Namespace) -> int:
     cfg = resolve(args)
     if not 0.0 <= args.fail_prob <= 1.0:
         raise ConfigError(f"--fail-prob: must be in [0, 1] (got {args.fail_prob})")
-    from fedbench.run import run_cell
+    from fedbench.apps.run import run_cell
 
     payload = run_cell(cfg, args.out, quiet=args.quiet, fail_prob=args.fail_prob)
     final = payload["final"]

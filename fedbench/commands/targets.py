@@ -27,7 +27,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from fedbench.targets import write_targets
+    from fedbench.analysis.targets import write_targets
 
     config = None
     if args.config is not None:

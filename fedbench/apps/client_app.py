@@ -1,7 +1,7 @@
 """Flower ClientApp: local SGD with the proximal term and straggler behaviour.
 
 The server names the partition, the epochs to run and whether this client is
-a straggler (see ``fedbench.sampling``); the client loads its data once per
+a straggler (see ``fedbench.fl.sampling``); the client loads its data once per
 process, trains, and replies with its weights and metrics. A straggler under
 FedAvg replies without an update: its work would be discarded anyway.
 
@@ -10,7 +10,7 @@ model of a round is decoded once per process however many clients of that
 round the process serves (the in-process Grid hands every client the same
 ``ArrayRecord``), and replies are built as ``Array`` objects whose bytes are
 exactly what ``np.save`` writes, from a cached ``.npy`` header plus the
-tensor's buffer (``task.ndarray_to_array``; ``task.array_view`` reads them back).
+tensor's buffer (``wire.ndarray_to_array``; ``wire.array_view`` reads them back).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import torch
 from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from fedbench import task as wire
-from fedbench.dataset import cached_federated
-from fedbench.model import build_model
+from fedbench.apps.federation import cached_federated
+from fedbench.fl import wire
+from fedbench.fl.models import build_model
+from fedbench.fl.training import LocalSGD, epoch_orders, train_logreg, train_module
 from fedbench.seeding import rng_for
-from fedbench.training import LocalSGD, epoch_orders, train_logreg, train_module
 
 app = ClientApp()
 

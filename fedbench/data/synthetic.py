@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fedbench.partition import Partition
+from fedbench.data.partitioners import Partition
 from fedbench.seeding import rng_for
 
 DIMENSION = 60

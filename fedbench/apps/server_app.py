@@ -22,14 +22,15 @@ import torch
 from flwr.app import ArrayRecord, Context, MetricRecord
 from flwr.serverapp import Grid, ServerApp
 
-from fedbench import checkpoint, results
+from fedbench.algorithms import get_algorithm
+from fedbench.algorithms.base import RoundLog
+from fedbench.apps import checkpoint, results
+from fedbench.apps.evaluation import evaluate_global
+from fedbench.apps.federation import cached_federated
 from fedbench.config import RunConfig, load_experiment
-from fedbench.dataset import cached_federated
-from fedbench.federations import evaluate_global
-from fedbench.model import build_model
+from fedbench.fl.models import build_model
+from fedbench.fl.wire import TrainInstruction
 from fedbench.protocols import get_protocol
-from fedbench.strategy import PartialWorkFedProx, RoundLog, StragglerDroppingFedAvg
-from fedbench.task import TrainInstruction
 
 
 class Diverged(RuntimeError):
@@ -60,21 +61,20 @@ def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
         drop_straggler=False,
         lr=cfg.training.lr,
         weight_decay=cfg.training.weight_decay,
-        batch_size=cfg.training.batch_size or 0,  # 0 on the wire: full batch (B = ∞)
+        batch_size=cfg.training.batch_size,  # 0: full batch (B = ∞), as in the config
         proximal_mu=0.0,
         server_round=0,
         device=cfg.runtime.device,
         threads=cfg.runtime.threads,
     )
-    common = dict(
+    return get_algorithm(cfg.algorithm).make_strategy(
+        template,
         per_round=cfg.federation.clients_per_round,
         straggler_rate=cfg.stragglers,
         straggler_rule=protocol.straggler_rule,
+        mu=cfg.mu,
         fail_prob=fail_prob,
     )
-    if cfg.algorithm == "fedavg":
-        return StragglerDroppingFedAvg(template, **common)
-    return PartialWorkFedProx(template, proximal_mu=cfg.mu, **common)
 
 
 def _progress_printer(total: int) -> Callable[[int, float, float, float], None]:

@@ -1,8 +1,7 @@
 """Writing a cell's results so that nothing partial ever looks complete.
 
-Every file is written under a temporary name in the same directory and moved
-into place with ``os.replace`` (atomic on POSIX): an interrupted job leaves
-either the old file, no file, or the new file — never half of one.
+Every file is written atomically (``fedbench.io``): an interrupted job leaves
+either the old file, no file, or the new file, never half of one.
 """
 
 from __future__ import annotations
@@ -10,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import platform
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from fedbench.io import atomic_write_text
 
 ROUND_COLUMNS = (
     "round",
@@ -34,20 +34,6 @@ ROUND_COLUMNS = (
 # (aggregation fills them with NaN).
 OPTIONAL_ROUND_COLUMNS = ("global_train_loss",)
 TIMING_COLUMNS = ("seconds",)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # interrupted or failed: leave no stray temporary file
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:

@@ -1,21 +1,27 @@
-"""Flower strategies of the replicated experiments, made reproducible.
+"""What an algorithm is, and the Flower strategy base every algorithm's strategy builds on.
 
-Both subclass Flower's own ``FedAvg``/``FedProx`` (``flwr.serverapp.strategy``)
-and change only what the protocol and determinism demand:
+An algorithm module (``fedbench/algorithms/<name>.py``) defines ``ALGORITHM``, an
+``Algorithm``: its name, its hyperparameters, whether it drops stragglers, and its
+strategy, a subclass of one of Flower's strategies (``flwr.serverapp.strategy``)
+mixed with ``ReproducibleRounds``. Everything else (config validation, the
+Snakemake schema and wildcards, labels, the benchmarks) reads the registry.
+
+``ReproducibleRounds`` changes in Flower's strategies only what the protocols and
+determinism demand:
 
 - clients are sampled per round as a function of (seed, round) by
-  ``fedbench.sampling``, and the server names each message's partition, so
+  ``fedbench.fl.sampling``, and the server names each message's partition, so
   every backend and every algorithm of one seed trains the same clients;
 - replies are sorted by partition before averaging (float sums depend on order);
-- FedAvg drops straggler updates (a round with nothing left keeps the global
-  model), FedProx keeps their partial work;
-- federated evaluation is off: the protocol evaluates centrally.
+- an algorithm that drops stragglers discards their updates (a round with nothing
+  left keeps the global model); the others aggregate their partial work;
+- federated evaluation is off: the protocol evaluates on the server.
 
 Two things are done more cheaply than Flower does them, with the same result: each
 round's ConfigRecords are copies of one round-constant record with only the
-client's fields set (``task.with_fields``), and the replies are averaged from views
+client's fields set (``wire.with_fields``), and the replies are averaged from views
 of their ``.npy`` bytes with Flower's float32 arithmetic, in Flower's order
-(``average_arrays``), instead of through ``np.load``/``np.save``.
+(``fedbench.fl.aggregation``), instead of through ``np.load``/``np.save``.
 
 Each round's bookkeeping (sampled, stragglers, dropped, failed, examples, train
 loss) is kept in ``self.log`` for the ServerApp to write out.
@@ -30,11 +36,54 @@ import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import Grid
 from flwr.serverapp.exception import InconsistentMessageReplies
-from flwr.serverapp.strategy import FedAvg, FedProx, Result
+from flwr.serverapp.strategy import Result
 from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
 
-from fedbench import task as wire
-from fedbench.sampling import plan_round
+from fedbench.fl import wire
+from fedbench.fl.aggregation import average_arrays, average_metrics
+from fedbench.fl.sampling import plan_round
+
+
+@dataclass(frozen=True)
+class AlgorithmDocs:
+    """What the report says about an algorithm; nothing here changes a number of a cell."""
+
+    title: str  # the legend name, e.g. "FedProx"
+    source: str  # the publication, with the equations or algorithm the module follows
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One aggregation algorithm, as its registry entry."""
+
+    name: str  # the config and command-line name, e.g. "fedprox"
+    # the strategy class: ``strategy(template, per_round=, straggler_rate=, straggler_rule=,
+    # mu=, fail_prob=)``
+    strategy: type[ReproducibleRounds]
+    # True: a straggler's update is discarded (the FedProx paper's FedAvg); False: its
+    # partial work is aggregated
+    drop_stragglers: bool
+    # True: the clients add the proximal term (mu/2)·||w - w_global||²; False: mu must be 0
+    uses_mu: bool
+    docs: AlgorithmDocs
+    # the algorithm every other one is compared with, pair by pair (one in the registry)
+    baseline: bool = False
+
+    def label(self, mu: float) -> str:
+        """The legend name of a variant: "FedAvg", "FedProx μ=0", "FedProx μ=2".
+
+        FedProx with μ=0 is kept distinct from FedAvg on purpose: it keeps the
+        stragglers' partial work, which is exactly what the published figure shows.
+        """
+        if not self.uses_mu and mu == 0:
+            return self.docs.title
+        return f"{self.docs.title} μ={float(mu):g}"
+
+    def make_strategy(self, template: wire.TrainInstruction, *, per_round: int,
+                      straggler_rate: float, straggler_rule: str, mu: float,
+                      fail_prob: float = 0.0) -> ReproducibleRounds:
+        return self.strategy(template, per_round=per_round, straggler_rate=straggler_rate,
+                             straggler_rule=straggler_rule, mu=mu, fail_prob=fail_prob)
 
 
 @dataclass(frozen=True)
@@ -48,7 +97,7 @@ class RoundLog:
     train_loss: float
 
 
-class _ReproducibleRounds:
+class ReproducibleRounds:
     """Mixin over Flower's FedAvg: seeded sampling, paired stragglers, sorted aggregation."""
 
     drop_stragglers: bool
@@ -75,7 +124,7 @@ class _ReproducibleRounds:
 
         The cache is keyed by the template object and the fields set here, so assigning
         a new template (or changing ``fail_prob``) rebuilds it. Never sent itself:
-        ``configure_train`` sends copies (``task.with_fields``).
+        ``configure_train`` sends copies (``wire.with_fields``).
         """
         key = (self.template, self.drop_stragglers, self.fail_prob)
         if self._record is None or self._record[0] != key:  # the template: compared by `is` first
@@ -100,7 +149,7 @@ class _ReproducibleRounds:
         )
         self._sent[server_round] = len(tasks)
         # The round's constant part of every message's ConfigRecord, built once: each
-        # message gets a shallow copy with only its client's fields set (task.with_fields).
+        # message gets a shallow copy with only its client's fields set (wire.with_fields).
         base = wire.with_fields(self._template_record(), server_round=server_round)
         for key, value in config.items():  # strategy-level extras (e.g. proximal-mu)
             base.setdefault(key, value)
@@ -215,7 +264,7 @@ class _ReproducibleRounds:
 
         Flower's ``aggregate_arrayrecords`` decodes every array with ``np.load`` and encodes
         the average with ``np.save``. Here the arrays are read as views of the replies'
-        bytes (``task.array_view``) and the average is written with the cached ``.npy``
+        bytes (``wire.array_view``) and the average is written with the cached ``.npy``
         header, with Flower's arithmetic kept exactly: weights ``n_i / sum(n)`` in Python
         floats, then ``acc = a_0 * w_0; acc += a_i * w_i`` in the arrays' dtype (float32),
         in reply order. The metrics are averaged as ``aggregate_metricrecords`` does
@@ -241,96 +290,3 @@ class _ReproducibleRounds:
         return arrays, self.train_metrics_aggr_fn(contents, self.weighted_by_key)
 
 
-def average_arrays(records: list[ArrayRecord], factors: list[float]) -> dict[str, np.ndarray]:
-    """``sum_i records[i] * factors[i]`` per key, as Flower's ``aggregate_arrayrecords`` sums.
-
-    The same operations in the same order on the same values: ``acc = a_0 * w_0`` and
-    ``acc += a_i * w_i``, each product and sum rounded to the arrays' dtype (a Python
-    float factor does not widen a float32 array).
-    """
-    acc: dict[str, np.ndarray] = {}
-    for record, factor in zip(records, factors, strict=True):
-        for key, value in record.items():
-            if key not in acc:
-                acc[key] = wire.array_view(value) * factor
-            else:
-                acc[key] += wire.array_view(value) * factor
-    return acc
-
-
-def average_metrics(
-    metrics: list[MetricRecord], factors: list[float], weight_key: str
-) -> MetricRecord:
-    """Flower's ``aggregate_metricrecords`` (``sum_i m_i * w_i`` per key but the weight's).
-
-    The same Python-float arithmetic in the same order, summed in a plain dict and
-    type-checked once at the end instead of on every step.
-    """
-    acc: dict = {}
-    for record, factor in zip(metrics, factors, strict=True):
-        for key, value in record.items():
-            if key == weight_key:
-                continue
-            if key not in acc:
-                acc[key] = (
-                    [v * factor for v in value] if isinstance(value, list) else value * factor
-                )
-            elif isinstance(value, list):
-                acc[key] = [c + v * factor for c, v in zip(acc[key], value, strict=True)]
-            else:
-                acc[key] = acc[key] + value * factor
-    return MetricRecord(acc)
-
-
-class StragglerDroppingFedAvg(_ReproducibleRounds, FedAvg):
-    """FedAvg as in the FedProx experiments: stragglers' updates are discarded."""
-
-    drop_stragglers = True
-
-    def __init__(
-        self,
-        template: wire.TrainInstruction,
-        per_round: int,
-        straggler_rate: float,
-        straggler_rule: str = "bernoulli",
-        fail_prob: float = 0.0,
-    ) -> None:
-        FedAvg.__init__(
-            self,
-            fraction_train=1.0,
-            fraction_evaluate=0.0,
-            min_train_nodes=per_round,
-            min_available_nodes=per_round,
-        )
-        self._setup(template, per_round, straggler_rate, straggler_rule, fail_prob)
-
-
-class PartialWorkFedProx(_ReproducibleRounds, FedProx):
-    """FedProx: stragglers' partial work is aggregated; clients add the proximal term."""
-
-    drop_stragglers = False
-
-    def __init__(
-        self,
-        template: wire.TrainInstruction,
-        per_round: int,
-        straggler_rate: float,
-        proximal_mu: float,
-        straggler_rule: str = "bernoulli",
-        fail_prob: float = 0.0,
-    ) -> None:
-        FedProx.__init__(
-            self,
-            fraction_train=1.0,
-            fraction_evaluate=0.0,
-            min_train_nodes=per_round,
-            min_available_nodes=per_round,
-            proximal_mu=proximal_mu,
-        )
-        self._setup(
-            replace(template, proximal_mu=proximal_mu),
-            per_round,
-            straggler_rate,
-            straggler_rule,
-            fail_prob,
-        )

@@ -3,8 +3,8 @@
 A checkpoint holds the global model after round r and the bookkeeping of rounds
 0..r. It is written atomically (temporary name, then rename) and carries the
 digest of the numbers-defining config, so a checkpoint of another config is
-never resumed, and a fingerprint of the code (the fedbench sources and the
-flwr/torch/numpy versions), so a run killed before a code change restarts
+never resumed, and a fingerprint of the code (``fedbench.digest.runtime_digest`` and
+the flwr/torch/numpy versions), so a run killed before a code change restarts
 rather than mixing rounds of two versions. It is an ``.npz`` (arrays plus one
 JSON string), not a pickle: loading a checkpoint can never run code.
 """
@@ -15,12 +15,14 @@ import functools
 import hashlib
 import importlib.metadata
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fedbench.digest import runtime_digest
+from fedbench.io import atomic_write
 
 FILENAME = "checkpoint.npz"
 _STATE = "__state__"
@@ -35,11 +37,8 @@ class Checkpoint:
 
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """sha256 over fedbench's sources and the numerical stack's versions (short)."""
-    h = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for source in sorted(package.rglob("*.py")):
-        h.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes())
+    """The runtime code's digest and the numerical stack's versions (short)."""
+    h = hashlib.sha256(runtime_digest().encode())
     for dist in ("flwr", "torch", "numpy"):
         try:
             h.update(f"{dist}=={importlib.metadata.version(dist)}".encode())
@@ -57,13 +56,8 @@ def save(path: Path, digest: str, ckpt: Checkpoint) -> None:
     }
     if _STATE in ckpt.arrays:
         raise ValueError(f"array name {_STATE!r} is reserved")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    try:
-        np.savez(tmp, **ckpt.arrays, **{_STATE: np.array(json.dumps(payload))})
-        os.replace(tmp, path)
-    except BaseException:  # interrupted or failed: leave no stray temporary file
-        tmp.unlink(missing_ok=True)
-        raise
+    state = np.array(json.dumps(payload))
+    atomic_write(path, lambda handle: np.savez(handle, **ckpt.arrays, **{_STATE: state}))
 
 
 def load(path: Path, digest: str) -> Checkpoint | None:
