@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 8
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup data report quick test unit bench-smoke ci-grid bench lint clean
+.PHONY: setup data report quick test contracts unit bench-smoke ci-grid bench lint clean
 
 setup: $(STAMP)
 
@@ -38,13 +38,18 @@ ci-grid: setup
 bench-smoke: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest benchmarks -q --benchmark-disable
 
-test: unit bench-smoke ci-grid
+# the package's layers and acyclicity (import-linter contracts in pyproject.toml)
+contracts: setup
+	$(BIN)/lint-imports
+
+test: contracts unit bench-smoke ci-grid
 
 bench: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest benchmarks -q
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint
 
 clean:

@@ -28,12 +28,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/targets.smk"
-
-
-# Regression checks (`snakemake check`) live in their own rule file once it exists.
-if Path(workflow.basedir, "workflow/rules/check.smk").exists():
-
-    include: "workflow/rules/check.smk"
+include: "workflow/rules/check.smk"
 
 
 rule all:

@@ -25,10 +25,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name in NAMES:
-        try:
-            module = importlib.import_module(f"fedbench.commands.{name}")
-        except ModuleNotFoundError:
-            continue  # a command not built yet
+        module = importlib.import_module(f"fedbench.commands.{name}")
         module.configure(sub.add_parser(name, help=module.HELP, description=module.__doc__))
         modules[name] = module
     return parser, modules

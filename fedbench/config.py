@@ -8,6 +8,7 @@ The same models validate ``fedbench run`` options and the workflow config.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -372,6 +373,30 @@ class ExperimentConfig(_Strict):
         if self.grid is not None and self.grid.protocols:
             return sorted(set(self.grid.protocols))
         return [self.protocol]
+
+
+def workflow_schema(template: dict[str, Any]) -> dict[str, Any]:
+    """The workflow's JSON Schema: ``template`` (workflow/schemas/config.schema.yaml) with the
+    registries' names as the enums of ``protocol``, ``grid.protocols`` and the variants'
+    ``algorithm``, and mu bounded to 0 for every algorithm without a proximal term.
+
+    Generated rather than written down, so that a new algorithm or protocol module is
+    accepted by ``snakemake`` exactly as by ``fedbench run``.
+    """
+    schema = copy.deepcopy(template)
+    props = schema["properties"]
+    grid = props["grid"]["properties"]
+    variant = grid["variants"]["items"]
+    props["protocol"]["enum"] = list(protocols.names())
+    grid["protocols"]["items"]["enum"] = list(protocols.names())
+    variant["properties"]["algorithm"]["enum"] = list(algorithms.names())
+    without_mu = [a.name for a in algorithms.registry().values() if not a.uses_mu]
+    if without_mu:
+        variant["if"] = {"properties": {"algorithm": {"enum": without_mu}}}
+        variant["then"] = {"properties": {"mu": {
+            "maximum": 0,
+            "description": f"no proximal term in {', '.join(without_mu)}: mu must be 0"}}}
+    return schema
 
 
 def _submodel(annotation: Any) -> type[BaseModel] | None:

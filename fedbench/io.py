@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], suffix: str = ".tmp") -> None:
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object],
+                 suffix: str = ".tmp") -> None:
     """Create ``path`` with what ``write`` writes into the open binary file it is given.
 
     ``suffix`` ends the temporary name; writers that append their own extension (numpy's

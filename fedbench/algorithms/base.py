@@ -60,14 +60,17 @@ class Algorithm:
     # the strategy class: ``strategy(template, per_round=, straggler_rate=, straggler_rule=,
     # mu=, fail_prob=)``
     strategy: type[ReproducibleRounds]
-    # True: a straggler's update is discarded (the FedProx paper's FedAvg); False: its
-    # partial work is aggregated
-    drop_stragglers: bool
     # True: the clients add the proximal term (mu/2)·||w - w_global||²; False: mu must be 0
     uses_mu: bool
     docs: AlgorithmDocs
     # the algorithm every other one is compared with, pair by pair (one in the registry)
     baseline: bool = False
+
+    @property
+    def drop_stragglers(self) -> bool:
+        """True: a straggler's update is discarded (the FedProx paper's FedAvg); False: its
+        partial work is aggregated. The strategy class states it (``drop_stragglers``)."""
+        return self.strategy.drop_stragglers
 
     def label(self, mu: float) -> str:
         """The legend name of a variant: "FedAvg", "FedProx μ=0", "FedProx μ=2".

@@ -39,7 +39,6 @@ class StragglerDroppingFedAvg(ReproducibleRounds, FedAvg):
 ALGORITHM = Algorithm(
     name="fedavg",
     strategy=StragglerDroppingFedAvg,
-    drop_stragglers=True,
     uses_mu=False,
     baseline=True,
     docs=AlgorithmDocs(

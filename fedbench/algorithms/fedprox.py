@@ -44,7 +44,6 @@ class PartialWorkFedProx(ReproducibleRounds, FedProx):
 ALGORITHM = Algorithm(
     name="fedprox",
     strategy=PartialWorkFedProx,
-    drop_stragglers=False,
     uses_mu=True,
     docs=AlgorithmDocs(
         title="FedProx",

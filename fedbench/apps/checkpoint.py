@@ -15,6 +15,8 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,19 +62,34 @@ def save(path: Path, digest: str, ckpt: Checkpoint) -> None:
     atomic_write(path, lambda handle: np.savez(handle, **ckpt.arrays, **{_STATE: state}))
 
 
-def load(path: Path, digest: str) -> Checkpoint | None:
-    """The checkpoint at ``path`` if it belongs to the config with ``digest``, else None."""
+def load(path: Path, digest: str,
+         warn: Callable[[str], None] = lambda _message: None) -> Checkpoint | None:
+    """The checkpoint at ``path`` if it belongs to the config with ``digest``, else None.
+
+    A file that cannot be read as a checkpoint (truncated by a crash or a full disk, empty,
+    edited) must not block its cell for good: it is renamed to ``<name>.damaged`` (kept for
+    inspection, never read again), ``warn`` is told in one line, and the cell starts again
+    from round 0, which gives exactly the numbers of an uninterrupted run.
+    """
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             payload = json.loads(str(z[_STATE]))
             arrays = {k: z[k] for k in z.files if k != _STATE}
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable: start over rather than resume from garbage
+        server_round = int(payload["round"])
+        state = payload["state"]
+        if not isinstance(state, dict) or server_round < 1:
+            raise ValueError(f"round {server_round}, state {type(state).__name__}")
+    except Exception as exc:  # any way of being unreadable: zip, npy, JSON, missing key
+        aside = path.with_name(path.name + ".damaged")
+        os.replace(path, aside)
+        warn(f"checkpoint {path} is unreadable ({type(exc).__name__}: {str(exc)[:200]}); "
+             f"set aside as {aside.name}, starting from round 0")
+        return None
     if payload.get("digest") != digest or payload.get("code") != code_fingerprint():
         return None  # another config, or another version of the code: start over
-    return Checkpoint(int(payload["round"]), arrays, payload["state"])
+    return Checkpoint(server_round, arrays, state)
 
 
 def remove(path: Path) -> None:

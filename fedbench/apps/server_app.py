@@ -115,7 +115,8 @@ def serve(
     clock = {"last": time.perf_counter(), "t0": time.perf_counter()}
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / checkpoint.FILENAME
-    resumed = checkpoint.load(ckpt_path, cfg.digest())
+    resumed = checkpoint.load(ckpt_path, cfg.digest(),
+                              warn=lambda message: print(message, file=sys.stderr, flush=True))
     first_round = 1
     if resumed is not None:
         first_round = resumed.server_round + 1

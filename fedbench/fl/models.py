@@ -89,7 +89,3 @@ def build_model(name: str, seed: int, input_dim: int = INPUT_DIM) -> nn.Module:
                 module.weight.uniform_(-bound, bound, generator=gen)
                 module.bias.uniform_(-bound, bound, generator=gen)
     return model
-
-
-def num_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

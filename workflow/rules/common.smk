@@ -2,11 +2,9 @@
 # digests that make code and settings changes rerun the cells they affect.
 # (No rules in this file: snakemake --lint wants functions and rules in separate files.)
 
-import ast
-import hashlib
 import importlib.metadata
-import importlib.util
 import os
+import tempfile
 import re
 import shlex
 import sys
@@ -76,19 +74,28 @@ def _schema_error(exc):
 
 
 try:
-    validate(config, schema="../schemas/config.schema.yaml")
-except WorkflowError as exc:
-    _refuse(_schema_error(exc))
-
-# 2. fedbench's own models (the same ones `fedbench run` uses): cross-field rules that JSON
-#    Schema cannot express, e.g. clients_per_round <= num_clients.
-try:
-    from fedbench.config import ConfigError, validate_experiment
+    from fedbench import algorithms
+    from fedbench.config import ConfigError, validate_experiment, workflow_schema
+    from fedbench.digest import ANALYSIS, REPORT as REPORT_LAYERS, code_digest, runtime_digest
 except ImportError as exc:
     raise WorkflowError(
         f"cannot import fedbench ({exc}); install it into the environment that runs snakemake "
         "(pip install -e .)"
     ) from None
+
+# The schema's algorithm and protocol names come from fedbench's registries: the committed
+# schema leaves them empty, and the one validated against is the committed one, filled in.
+with open(Path(workflow.basedir, "workflow/schemas/config.schema.yaml")) as _template, \
+        tempfile.TemporaryDirectory() as _tmp:
+    _schema = Path(_tmp, "config.schema.yaml")
+    _schema.write_text(yaml.safe_dump(workflow_schema(yaml.safe_load(_template))))
+    try:
+        validate(config, schema=str(_schema))
+    except WorkflowError as exc:
+        _refuse(_schema_error(exc))
+
+# 2. fedbench's own models (the same ones `fedbench run` uses): cross-field rules that JSON
+#    Schema cannot express, e.g. clients_per_round <= num_clients.
 
 try:
     EXPERIMENT = validate_experiment(config, source="the workflow config")
@@ -137,7 +144,7 @@ wildcard_constraints:
     name=re.escape(NAME),
     protocol="|".join(re.escape(p) for p in EXPERIMENT.protocols()),
     setting="|".join(re.escape(s) for s in SETTINGS) or "none",
-    algorithm="fedavg|fedprox",
+    algorithm="|".join(re.escape(a) for a in algorithms.names()),
     mu=FLOAT,
     stragglers=FLOAT,
     seed=r"[0-9]+",
@@ -200,7 +207,7 @@ def mnist_files():
 
 
 # Figures only some grids have (the FedProx paper's Figure 1 layout for federated protocols)
-from fedbench.plots import extra_figure_names
+from fedbench.report.figures import extra_figure_names
 
 EXTRA_FIGURES = extra_figure_names(EXPERIMENT.protocols())
 
@@ -246,81 +253,16 @@ RUN_CONFIG = _dump(_run)
 
 
 # --- code and software digests --------------------------------------------------------------
-def _package_dir():
-    spec = importlib.util.find_spec("fedbench")
-    if spec is None or not spec.submodule_search_locations:
-        raise WorkflowError("cannot locate the fedbench package")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _module_file(pkg, modname):
-    """fedbench.a.b -> <pkg>/a/b.py or <pkg>/a/b/__init__.py (None if neither exists)."""
-    parts = modname.split(".")[1:]
-    base = pkg.joinpath(*parts)
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if parts and candidate.is_file():
-            return candidate
-    return pkg / "__init__.py" if not parts else None
-
-
-def _imported_modules(path, modname):
-    """fedbench modules that `path` imports anywhere (top level or inside functions)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    package = modname if path.name == "__init__.py" else modname.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return {m for m in found if m == "fedbench" or m.startswith("fedbench.")}
-
-
-def code_digest(*entry_modules):
-    """sha256 over the sources of the fedbench modules reachable from `entry_modules` by
-    imports (all of fedbench/**/*.py when none are given), sorted by path.
-
-    Snakemake reruns a job when its params change, so a digest param makes edits to the code
-    a job runs rerun it -- and only those: editing the report code does not rerun the grid.
-    """
-    pkg = _package_dir()
-    if entry_modules:
-        files, queue = set(), list(entry_modules)
-        while queue:
-            modname = queue.pop()
-            # importing a.b.c runs a/__init__.py and a/b/__init__.py first
-            parents = [".".join(modname.split(".")[:i]) for i in range(1, modname.count(".") + 1)]
-            for name in [*parents, modname]:
-                path = _module_file(pkg, name)
-                if path is None or path in files:
-                    continue
-                files.add(path)
-                queue.extend(_imported_modules(path, name))
-    else:
-        files = set(pkg.rglob("*.py"))
-    digest = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.relative_to(pkg).as_posix()):
-        digest.update(path.relative_to(pkg).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
+# Snakemake reruns a job whose params changed: each rule gets the digest of the code its
+# command runs (fedbench/digest.py: the syntax tree without comments, formatting and
+# docstrings; for the cells also without report text), so editing report code or prose
+# reruns no cell, and a change to what a cell computes reruns every cell.
 def software_versions(*packages):
     """Installed versions of the numerical stack (a pin change reruns the cells)."""
     return ", ".join(f"{p}=={importlib.metadata.version(p)}" for p in packages)
 
 
-# What each `fedbench` command executes: the CLI entry point, the command, all they import.
-SIMULATE_CODE = code_digest("fedbench.cli", "fedbench.commands.run")
-AGGREGATE_CODE = code_digest("fedbench.cli", "fedbench.commands.aggregate")
-REPORT_CODE = code_digest("fedbench.cli", "fedbench.commands.report")
-CHECK_CODE = code_digest("fedbench.cli", "fedbench.commands.check")
-TARGETS_CODE = code_digest("fedbench.cli", "fedbench.commands.targets")
+SIMULATE_CODE = runtime_digest()
+AGGREGATE_CODE = CHECK_CODE = TARGETS_CODE = code_digest(ANALYSIS)
+REPORT_CODE = code_digest(REPORT_LAYERS)
 SOFTWARE = software_versions("flwr", "torch", "numpy")
