@@ -16,20 +16,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fedbench.aggregate import (
+from fedbench.algorithms import label as variant_label
+from fedbench.analysis.statistics import paired_t_interval, t_quantile_975
+from fedbench.analysis.summary import (
     SUMMARY_COLUMNS,
     TIDY_COLUMNS,
     aggregate,
     load_runs,
-    paired_t_interval,
     paired_table,
     summarize,
-    t_quantile_975,
-    variant_label,
 )
+from fedbench.apps.results import ROUND_COLUMNS
 from fedbench.cli import main
 from fedbench.errors import UsageError
-from fedbench.results import ROUND_COLUMNS
 from tests.conftest import write_run_json
 
 

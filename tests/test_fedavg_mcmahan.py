@@ -14,25 +14,27 @@ import numpy as np
 import pytest
 import yaml
 
-from fedbench.config import ConfigError, Setting, TrainingConfig, load_experiment
-from fedbench.errors import UsageError
-from fedbench.protocols import get_protocol
-from fedbench.published import MCMAHAN_TABLE2, published_rounds
-from fedbench.results import ROUND_COLUMNS
-from fedbench.targets import (
-    SECTIONS,
-    draw_target_curves,
+from fedbench.analysis.targets import (
     load_target_runs,
     median_rounds,
     rounds_to_target,
     targets_table,
 )
+from fedbench.apps.results import ROUND_COLUMNS
+from fedbench.config import Setting, TrainingConfig, load_experiment
+from fedbench.errors import ConfigError, UsageError
+from fedbench.protocols import get_protocol
+from fedbench.protocols.base import published_rounds
+from fedbench.report.build import TARGET_SECTIONS, headings
+from fedbench.report.figures import draw_target_curves
 from tests.conftest import REPO, tiny_experiment, write_run_json
+
+SECTIONS = headings(TARGET_SECTIONS)
 
 
 @pytest.fixture(scope="module")
 def labels(mnist_root: Path) -> np.ndarray:
-    from fedbench.dataset import read_mnist
+    from fedbench.data.mnist import read_mnist
 
     return read_mnist(mnist_root)[1]
 
@@ -73,7 +75,7 @@ def test_targets_table_sets_runs_beside_table_2() -> None:
     import pandas as pd
 
     runs = pd.DataFrame([
-        {"protocol": "mcmahan-noniid", "model": "cnn", "local_epochs": 5, "batch_size": None,
+        {"protocol": "mcmahan-noniid", "model": "cnn", "local_epochs": 5, "batch_size": 0,
          "lr": 0.1, "seed": s, "status": "ok", "rounds": 1000, "target": 0.99,
          "rounds_to_target": r, "stopped_at_target": r, "best_acc": 0.99 if r else 0.985,
          "acc_at_cap": math.nan if r else 0.985}
@@ -81,7 +83,7 @@ def test_targets_table_sets_runs_beside_table_2() -> None:
     ])
     table = targets_table(runs)
     row = table.iloc[0]
-    assert row["batch_size"] == "∞" and row["n_reached"] == 2 and row["n_seeds"] == 3
+    assert row["batch_size"] == 0 and row["n_reached"] == 2 and row["n_seeds"] == 3  # B = ∞
     assert row["n_stopped"] == 2 and row["n_diverged"] == 0 and row["rounds"] == 1000
     assert row["rounds_to_target_median"] == 950
     assert row["rounds_to_target_per_seed"] == "900 - 950"
@@ -89,8 +91,9 @@ def test_targets_table_sets_runs_beside_table_2() -> None:
     assert math.isnan(row["acc_at_cap_mean"])
     assert row["best_acc_mean"] == pytest.approx((0.99 + 0.985 + 0.99) / 3)
     assert row["published_mcmahan"] == 1000 and row["published_flower"] == 989
-    assert published_rounds("cnn", "mcmahan-iid", 1, 10) == 34
-    assert len(MCMAHAN_TABLE2) == 12
+    iid, noniid = get_protocol("mcmahan-iid").docs, get_protocol("mcmahan-noniid").docs
+    assert published_rounds(iid.rounds_to_target, "cnn", 1, 10) == 34
+    assert len(iid.rounds_to_target) + len(noniid.rounds_to_target) == 12
 
 
 def test_full_batch_is_none_and_written_full() -> None:

@@ -1,4 +1,5 @@
-"""Spec of the CI regression check (`fedbench expected`, `fedbench check`, fedbench.regression).
+"""Spec of the CI regression check (`fedbench expected`, `fedbench check`,
+fedbench.analysis.regression).
 
 A reference is built from a measured summary; the check passes on that summary,
 fails (exit 1, naming the cell) when a cell leaves its band or a published claim
@@ -15,9 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fedbench.cli import main
-from fedbench.errors import UsageError
-from fedbench.regression import (
+from fedbench.analysis.regression import (
     CLOSE_TOL,
     FLOOR,
     K,
@@ -29,6 +28,8 @@ from fedbench.regression import (
     read_expected,
     read_summary,
 )
+from fedbench.cli import main
+from fedbench.errors import UsageError
 
 COLUMNS = ["name", "protocol", "algorithm", "mu", "stragglers", "variant", "n_seeds",
            "n_diverged", "rounds", "final_acc_mean", "final_acc_std", "last10_acc_mean",

@@ -14,13 +14,16 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from fedbench.aggregate import aggregate
+from fedbench.analysis.summary import aggregate
+from fedbench.apps.results import ROUND_COLUMNS
 from fedbench.cli import main
 from fedbench.config import validate_experiment
-from fedbench.published import published_value
-from fedbench.report import SECTIONS, config_notes
-from fedbench.results import ROUND_COLUMNS
+from fedbench.protocols import get_protocol
+from fedbench.report.build import GRID_SECTIONS, headings
+from fedbench.report.sections.setup import config_notes
 from tests.conftest import write_run_json
+
+SECTIONS = headings(GRID_SECTIONS)
 
 ROUNDS = 12
 VARIANTS = [("fedavg", 0.0), ("fedprox", 0.0), ("fedprox", 2.0)]
@@ -128,10 +131,11 @@ def test_report_without_aggregate_output_is_a_usage_error(tmp_path, capsys):
 
 
 def test_published_values_are_marked_approximate():
-    value = published_value("flower-baseline", "fedprox", 2.0, 0.9)
+    docs = get_protocol("flower-baseline").docs
+    value = docs.published_value("fedprox", 2.0, 0.9)
     assert value is not None and value.text() == "≈0.86" and "read off a figure" in value.note
     assert "FedProx_mnist.png" in value.source
-    assert published_value("flower-baseline", "fedavg", 0.0, 0.5) is None  # none published
+    assert docs.published_value("fedavg", 0.0, 0.5) is None  # none published
 
 
 def test_config_notes_name_missing_grid_runs():

@@ -33,7 +33,9 @@ from one round to the next.
 
 The published *qualitative* claims are checked from the summary's paired
 differences (last-10 accuracy of a FedProx cell minus FedAvg at the same
-straggler rate, paired by seed), see :func:`evaluate_claims`.
+straggler rate, paired by seed), see :func:`evaluate_claims`. Which cells they
+apply to is asked of the algorithm registry (the baseline, the algorithms with a
+proximal weight μ), so the claims follow the algorithms, not their names.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fedbench.algorithms import baseline, registry
 from fedbench.errors import UsageError
+from fedbench.io import atomic_write_text
 
 if TYPE_CHECKING:  # pandas is imported where used: `fedbench --help` must stay instant
     import pandas as pd
@@ -67,6 +71,8 @@ BAND_RULE = "band = max(k * std * sqrt(2 / n), floor)"
 
 HIGH_STRAGGLERS = 0.9
 """Straggler rate of the published "FedProx beats FedAvg" claim."""
+CLOSE_CLAIM = "close-at-0"
+"""Name of the claim that at 0 % stragglers every FedProx cell is close to FedAvg."""
 CLOSE_TOL = 0.10
 """At 0 % stragglers FedProx and FedAvg must agree within this (last-10 accuracy).
 
@@ -165,9 +171,12 @@ def _key(protocol: Any, algorithm: Any, mu: Any, stragglers: Any) -> tuple[str, 
 
 
 def cell_label(key: tuple[str, str, float, float]) -> str:
-    """Short, grep-able name of a cell, e.g. ``flower-baseline/fedprox mu=2 sf=0.9``."""
+    """Short, grep-able name of a cell, e.g. ``flower-baseline/fedprox mu=2 sf=0.9``; μ is
+    left out for an algorithm without a proximal weight (``flower-baseline/fedavg sf=0.9``)."""
     protocol, algorithm, mu, stragglers = key
-    mu_part = "" if algorithm == "fedavg" and mu == 0 else f" mu={mu:g}"
+    known = registry().get(algorithm)
+    plain = known is not None and not known.uses_mu and mu == 0
+    mu_part = "" if plain else f" mu={mu:g}"
     return f"{protocol}/{algorithm}{mu_part} sf={stragglers:g}"
 
 
@@ -304,31 +313,43 @@ def make_expected(summary_df: pd.DataFrame, provenance: Mapping[str, Any], *,
 # --------------------------------------------------------------------------- claims
 
 
+def beats_claim(algorithm: str) -> str:
+    """Name of the claim that ``algorithm`` with μ > 0 beats the baseline at high stragglers,
+    e.g. ``fedprox-beats-fedavg``."""
+    return f"{algorithm}-beats-{baseline().name}"
+
+
 def evaluate_claims(summary_df: pd.DataFrame, close_tol: float = CLOSE_TOL) -> list[ClaimResult]:
     """The published qualitative claims, from the summary's paired (by seed) differences.
 
-    * ``fedprox-beats-fedavg``: at 90 % stragglers every FedProx cell with mu > 0
-      beats FedAvg: the 95 % CI of the paired difference lies above 0
+    They are about FedProx against FedAvg; here, about every algorithm with a proximal weight
+    (``uses_mu``: FedProx) against the baseline algorithm (FedAvg):
+
+    * ``fedprox-beats-fedavg`` (``beats_claim``): at 90 % stragglers every such cell with
+      mu > 0 beats the baseline: the 95 % CI of the paired difference lies above 0
       (``paired_ci_low > 0``). With a single pair there is no CI; the point
       difference must then be > 0 — weak evidence, but the published gap
       (≈ 0.86 vs ≈ 0.6) is so large that even one seed showing the wrong sign
       means something broke.
-    * ``close-at-0``: at 0 % stragglers every FedProx cell is within ``close_tol``
-      of FedAvg (``|paired_diff_last10_mean| <= close_tol``). The point
+    * ``close-at-0``: at 0 % stragglers every such cell (any mu) is within ``close_tol``
+      of the baseline (``|paired_diff_last10_mean| <= close_tol``). The point
       difference, not the CI: with 5 seeds a CI can be wider than the tolerance
       even when the two agree, and "close" is about the size of the gap.
 
-    A claim applies only when both its FedProx row and the FedAvg row of the same
+    A claim applies only when both its row and the baseline's row of the same
     protocol and straggler rate are in the summary; when they are but no paired
     difference exists (no common seeds), the claim fails rather than silently passing.
     """
     df = _validate(summary_df, (*CELL_KEYS, *PAIRED_COLUMNS), SUMMARY_NUMERIC, "summary")
-    fedavg = {(k[0], k[3]) for k in _index_cells(df, "summary") if k[1] == "fedavg"}
+    reference = baseline()
+    proximal = {a.name for a in registry().values() if a.uses_mu and not a.baseline}
+    with_baseline = {(k[0], k[3]) for k in _index_cells(df, "summary") if k[1] == reference.name}
+    no_pair = f"no paired difference vs {reference.docs.title} (no common seeds)"
     results: list[ClaimResult] = []
     for _, row in df.iterrows():
         key = _key(row["protocol"], row["algorithm"], row["mu"], row["stragglers"])
         protocol, algorithm, mu, sf = key
-        if algorithm != "fedprox" or (protocol, sf) not in fedavg:
+        if algorithm not in proximal or (protocol, sf) not in with_baseline:
             continue
         label = cell_label(key)
         diff, low, high = (float(row[c]) for c in ("paired_diff_last10_mean", "paired_ci_low",
@@ -336,10 +357,9 @@ def evaluate_claims(summary_df: pd.DataFrame, close_tol: float = CLOSE_TOL) -> l
         n_pairs = row["n_pairs"]
         pairs = int(n_pairs) if math.isfinite(n_pairs) else 0
         if math.isclose(sf, HIGH_STRAGGLERS, abs_tol=_ABS_EPS) and mu > 0:
-            claim = "fedprox-beats-fedavg"
+            claim = beats_claim(algorithm)
             if pairs < 1 or not math.isfinite(diff):
-                results.append(ClaimResult(claim, label, math.nan, False,
-                                           "no paired difference vs FedAvg (no common seeds)"))
+                results.append(ClaimResult(claim, label, math.nan, False, no_pair))
             elif pairs == 1:
                 results.append(ClaimResult(
                     claim, label, diff, diff > 0,
@@ -353,13 +373,11 @@ def evaluate_claims(summary_df: pd.DataFrame, close_tol: float = CLOSE_TOL) -> l
                     f"paired diff {diff:+.4f}, 95% CI [{low:+.4f}, {high:+.4f}] "
                     f"({pairs} pairs); CI low must be > 0"))
         elif math.isclose(sf, 0.0, abs_tol=_ABS_EPS):
-            claim = "close-at-0"
             if pairs < 1 or not math.isfinite(diff):
-                results.append(ClaimResult(claim, label, math.nan, False,
-                                           "no paired difference vs FedAvg (no common seeds)"))
+                results.append(ClaimResult(CLOSE_CLAIM, label, math.nan, False, no_pair))
             else:
                 results.append(ClaimResult(
-                    claim, label, diff, abs(diff) <= close_tol + _ABS_EPS,
+                    CLOSE_CLAIM, label, diff, abs(diff) <= close_tol + _ABS_EPS,
                     f"paired diff {diff:+.4f} ({pairs} pairs); |diff| must be <= {close_tol:g}"))
     return results
 
@@ -536,8 +554,6 @@ def expected_csv_text(expected: Expected) -> str:
 
 def write_expected(path: Path, expected: Expected) -> Path:
     """Write the CSV and its ``.meta.json`` atomically; the CSV last (it marks completeness)."""
-    from fedbench.results import atomic_write_text
-
     mp = meta_path(path)
     atomic_write_text(mp, json.dumps(expected.meta, indent=2, sort_keys=True, default=str) + "\n")
     atomic_write_text(Path(path), expected_csv_text(expected))

@@ -4,7 +4,7 @@ The reference (``configs/expected/<name>.csv`` plus ``<name>.meta.json``) is
 regenerated only by this command, never by the workflow: moving it is a decision
 a reviewer sees in the diff. An existing reference is never overwritten without
 ``--force``. Band rule: band = max(k * std * sqrt(2 / n), floor) over the
-metric's seed spread (see ``fedbench/regression.py``).
+metric's seed spread (see ``fedbench/analysis/regression.py``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ def _provenance(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from fedbench.errors import UsageError
     from fedbench.analysis.regression import (
         cell_label,
         claim_rows,
@@ -69,6 +68,7 @@ def execute(args: argparse.Namespace) -> int:
         read_summary,
         write_expected,
     )
+    from fedbench.errors import UsageError
 
     if args.k < 0 or args.floor < 0:
         raise UsageError(f"--k and --floor must be >= 0 (got {args.k}, {args.floor})")

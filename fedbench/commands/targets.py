@@ -27,14 +27,20 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from fedbench.analysis.targets import write_targets
+    from fedbench.analysis.summary import provenance
+    from fedbench.analysis.targets import read_target_runs, targets_table, write_target_tables
+    from fedbench.report.build import build_targets
 
     config = None
     if args.config is not None:
         from fedbench.config import load_experiment
 
         config = load_experiment(args.config)
-    paths = write_targets(args.run_dirs, args.out_dir, args.name, config=config,
-                          config_path=args.config)
+    data = read_target_runs(args.run_dirs)
+    table = targets_table(data.runs)
+    prov = provenance(data.records, args.name)
+    paths = write_target_tables(args.out_dir, data, table, prov)
+    paths += build_targets(args.out_dir, args.name, data, table, prov, config=config,
+                           config_path=args.config)
     print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
     return 0

@@ -1,4 +1,5 @@
-"""Figures of the report: the published loss/accuracy grid and final accuracy vs stragglers.
+"""Figures of the reports: the published loss/accuracy grid, final accuracy vs stragglers,
+the FedProx paper's by-dataset grid, and accuracy per round against a target accuracy.
 
 Drawing functions take a target (a matplotlib ``Figure`` or ``SubFigure``) so
 the same code draws the standalone PNG/PDF files and the pages of the report.
@@ -7,13 +8,15 @@ backend switching, safe to call from parallel Snakemake jobs. Text is plain
 matplotlib text (no TeX) and fonts are embedded as TrueType so that PDF text
 can be searched and extracted.
 
-Averaging follows ``fedbench.aggregate``: diverged runs are left out of every
-mean and band, and the panels say so.
+Averaging follows ``fedbench.analysis.summary``: diverged runs are left out of every
+mean and band, and the panels say so. Every file is written through ``fedbench.io`` (no
+half-written figure ever exists) without creation dates or software tags, so the same data
+gives the same bytes.
 """
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,9 +27,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure, SubFigure
 
-from fedbench.aggregate import LAST_K, variant_sort_key
+from fedbench.algorithms import sort_key
+from fedbench.analysis.summary import LAST_K
+from fedbench.analysis.targets import batch_order, target_of
+from fedbench.config import FULL_BATCH
+from fedbench.io import atomic_write
+from fedbench.protocols import get_protocol, registry
 
-# Colour-blind-safe (Okabe–Ito), assigned in variant order: FedAvg first, then by μ.
+# Colour-blind-safe (Okabe–Ito), assigned in variant order: the baseline (FedAvg) first,
+# then by algorithm and μ.
 PALETTE = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
            "#000000")
 LINESTYLES = ("--", "-", "-", "-.", ":", "-", "--", "-.")
@@ -58,8 +67,6 @@ FORMATS = ("png", "pdf")
 
 def extra_figure_names(protocols: Sequence[str]) -> list[str]:
     """Names of the figures beyond FIGURE_NAMES that a grid of ``protocols`` gets."""
-    from fedbench.protocols import get_protocol
-
     if any(get_protocol(p).evaluation == "federated" for p in protocols):
         return list(BY_DATASET_FIGURES)
     return []
@@ -78,14 +85,14 @@ def variants_in(frame: pd.DataFrame) -> list[tuple[str, float, str]]:
     """(algorithm, mu, label) of every variant in ``frame``, in legend order."""
     seen = {(str(a), float(m), str(v))
             for a, m, v in frame[["algorithm", "mu", "variant"]].itertuples(index=False)}
-    return sorted(seen, key=lambda amv: variant_sort_key(amv[0], amv[1]))
+    return sorted(seen, key=lambda amv: sort_key(amv[0], amv[1]))
 
 
 def variant_styles(variants: Sequence[tuple[str, float, str]]) -> dict[str, dict[str, Any]]:
     """Colour, line style and marker per variant label, fixed by the variant order.
 
-    The order is a function of the variants alone (FedAvg first, then μ
-    ascending), so the same grid always gets the same colours in every figure.
+    The order is a function of the variants alone (the baseline first, then by algorithm
+    and μ), so the same grid always gets the same colours in every figure.
     """
     return {label: {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i % len(PALETTE)],
                     "marker": MARKERS[i % len(MARKERS)]}
@@ -277,18 +284,16 @@ def final_accuracy_figure(summary_df: pd.DataFrame, width: float = 6.0) -> Figur
     return fig
 
 
-def save_atomic(fig: Figure, path: Path) -> None:
-    """Save under a temporary name, then rename: no half-written figure ever exists.
+def save_figure(fig: Figure, path: Path) -> None:
+    """Write ``fig`` to ``path`` in the format its suffix names (atomically, ``fedbench.io``).
 
     Creation dates and software tags are left out so that the same data gives
     the same bytes.
     """
     fmt = path.suffix.lstrip(".")
     metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fig.savefig(tmp, format=fmt, dpi=150, metadata=metadata)
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: fig.savefig(handle, format=fmt, dpi=150,
+                                                  metadata=metadata))
 
 
 def save_figures(rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
@@ -305,6 +310,140 @@ def save_figures(rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
         for name in figures:
             for fmt in FORMATS:
                 path = out / f"{name}.{fmt}"
-                save_atomic(figures[name], path)
+                save_figure(figures[name], path)
                 written.append(path)
+    return written
+
+
+# --------------------------------------------------------------------------- rounds to target
+
+TARGET_FIGURE = "target_curves"
+
+
+def batch_text(batch: int) -> str:
+    """B as the papers write it: "∞" for the full local batch (``FULL_BATCH``)."""
+    return "∞" if int(batch) == FULL_BATCH else str(int(batch))
+
+
+def partition_label(protocol: str) -> str:
+    """The short name of a protocol's split in tables and panel titles: "IID", "non-IID".
+
+    For a protocol with target accuracies it is the last word of the protocol's title, which
+    names the split ("McMahan et al. 2017, MNIST pathological non-IID"); any other protocol,
+    or one no longer registered, is shown by its name.
+    """
+    found = registry().get(protocol)
+    if found is None or not found.targets:
+        return protocol
+    return found.docs.title.rsplit(" ", 1)[-1]
+
+
+def target_panels(curves: pd.DataFrame) -> list[tuple[str, str]]:
+    """(protocol, model) of every panel of the target curves, in drawing order."""
+    return sorted({(p, m) for p, m in curves[["protocol", "model"]].itertuples(index=False)})
+
+
+def _batch_last(epochs: Any, batch: Any, *rest: Any) -> tuple[Any, ...]:
+    """Order of settings in legends and colours: by E, then B (B = ∞ last), then lr."""
+    return (int(epochs), batch_order(batch), *rest)
+
+
+def _setting_colors(curves: pd.DataFrame) -> dict[tuple[int, int], Any]:
+    """One colour per (E, B), the same in every panel."""
+    from matplotlib import colormaps
+
+    keys = sorted({(int(e), int(b)) for e, b in curves[["local_epochs", "batch_size"]]
+                   .itertuples(index=False)}, key=lambda eb: _batch_last(*eb))
+    cmap = colormaps["tab10"]
+    return {k: cmap(i % 10) for i, k in enumerate(keys)}
+
+
+def _y_floor(mine: pd.DataFrame, target: float) -> float:
+    """Bottom of a panel's accuracy axis: at most 10 points under the target, low enough
+    that every setting's best accuracy shows."""
+    trained = mine[mine["round"] >= 1]
+    best = trained.groupby(["local_epochs", "batch_size", "lr", "seed"])["test_accuracy"].max()
+    lowest_best = float(best.min()) if len(best) and best.notna().any() else 0.0
+    floor = min(target - 0.1 if math.isfinite(target) else 0.0, lowest_best - 0.02)
+    return max(0.0, math.floor(floor * 100) / 100)
+
+
+def draw_target_curves(fig: Target, curves: pd.DataFrame, runs_df: pd.DataFrame | None = None,
+                       panels: Sequence[tuple[str, str]] | None = None) -> None:
+    """Test accuracy per round, one panel per (partition, model), one colour per (E, B).
+
+    Each seed is a thin line; the thick line is the mean over seeds, drawn only over the
+    rounds every seed ran (a run that stopped at the target or diverged ends its line, so
+    the mean never becomes the mean of the seeds left). A dot marks where a run stopped at
+    the target; the dotted line is the target. Long runs (more than 100 rounds) get a
+    logarithmic round axis.
+    """
+    panels = list(panels) if panels is not None else target_panels(curves)
+    colors = _setting_colors(curves)
+    stopped = {}
+    if runs_df is not None and "stopped_at_target" in runs_df:
+        for r in runs_df.itertuples(index=False):
+            if r.stopped_at_target is not None and r.stopped_at_target == r.stopped_at_target:
+                stopped[(r.protocol, r.model, int(r.local_epochs), int(r.batch_size),
+                         float(r.lr), int(r.seed))] = int(r.stopped_at_target)
+    axes = fig.subplots(max(1, len(panels)), 1, squeeze=False)[:, 0]
+    for ax, (protocol, model) in zip(axes, panels, strict=False):
+        mine = curves[(curves["protocol"] == protocol) & (curves["model"] == model)]
+        target = target_of(protocol, model)
+        log_x = int(mine["round"].max()) > 100
+        shown = mine[mine["round"] >= 1] if log_x else mine
+        any_stop = False
+        settings = shown.groupby(["local_epochs", "batch_size", "lr"], sort=True)
+        for (e, b, lr), line in sorted(settings, key=lambda kv: _batch_last(*kv[0])):
+            color = colors[(int(e), int(b))]
+            wide = line.pivot(index="round", columns="seed",
+                              values="test_accuracy").sort_index()
+            n = wide.shape[1]
+            if n > 1:
+                for seed in wide.columns:
+                    s = wide[seed].dropna()
+                    ax.plot(s.index, s.to_numpy(), color=color, linewidth=0.5, alpha=0.35)
+            common = wide.dropna(how="any")  # rounds every seed ran
+            label = f"E={int(e)} B={batch_text(b)} lr={float(lr):g}"
+            ax.plot(common.index, common.mean(axis=1).to_numpy(), color=color, linewidth=1.3,
+                    label=label)
+            for seed in wide.columns:
+                r = stopped.get((protocol, model, int(e), int(b), float(lr), int(seed)))
+                if r is not None and r in wide.index:
+                    any_stop = True
+                    ax.plot([r], [wide.at[r, seed]], marker="o", markersize=3.2, color=color,
+                            linestyle="none")
+        if math.isfinite(target):
+            ax.axhline(target, color="#333333", linewidth=0.8, linestyle=":",
+                       label=f"target {target:.0%}")
+            ax.set_ylim(_y_floor(mine, target), 1.0)
+        if any_stop:
+            ax.plot([], [], marker="o", markersize=3.2, color="#555555", linestyle="none",
+                    label="run stopped at the target")
+        if log_x:
+            ax.set_xscale("log")
+            ax.set_xlim(left=1)
+        ax.set_title(f"{model.upper()}, {partition_label(protocol)} ({protocol})", fontsize=8.5)
+        ax.set_xlabel("round" + (" (log scale)" if log_x else ""))
+        ax.set_ylabel("test accuracy")
+        ax.legend(fontsize=6.5, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def target_curves_figure(curves: pd.DataFrame, runs_df: pd.DataFrame | None = None) -> Figure:
+    n = len(target_panels(curves))
+    fig = Figure(figsize=(7.5, 0.6 + 2.6 * max(1, n)), layout="constrained")
+    draw_target_curves(fig, curves, runs_df)
+    return fig
+
+
+def save_target_curves(curves: pd.DataFrame, runs_df: pd.DataFrame | None,
+                       figures_dir: str | Path) -> list[Path]:
+    """Write figures/target_curves.{png,pdf}."""
+    written = []
+    with style():
+        fig = target_curves_figure(curves, runs_df)
+        for fmt in FORMATS:
+            path = Path(figures_dir) / f"{TARGET_FIGURE}.{fmt}"
+            save_figure(fig, path)
+            written.append(path)
     return written
