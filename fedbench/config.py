@@ -395,7 +395,9 @@ def workflow_schema(template: dict[str, Any]) -> dict[str, Any]:
         variant["if"] = {"properties": {"algorithm": {"enum": without_mu}}}
         variant["then"] = {"properties": {"mu": {
             "maximum": 0,
-            "description": f"no proximal term in {', '.join(without_mu)}: mu must be 0"}}}
+            "description": f"{', '.join(without_mu)} "
+                           f"{'has' if len(without_mu) == 1 else 'have'} no proximal term: "
+                           "mu must be 0"}}}
     return schema
 
 

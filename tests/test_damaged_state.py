@@ -83,3 +83,83 @@ def test_a_checkpoint_with_an_impossible_round_is_not_resumed(tmp_path: Path) ->
     assert checkpoint.load(path, "d", warn=messages.append) is None
     assert len(messages) == 1 and "round 0" in messages[0]
     assert not path.exists() and path.with_name(path.name + ".damaged").exists()
+
+
+# --- the partition cache ----------------------------------------------------------------------
+
+
+def _labels() -> np.ndarray:
+    return np.repeat(np.arange(10), 30)  # 300 samples, 10 labels
+
+
+def _cache(root: Path, messages: list[str], protocol: str = "flower-baseline", seed: int = 3,
+           labels: np.ndarray | None = None):
+    from fedbench.data import cache, partitioners
+
+    labels = _labels() if labels is None else labels
+    return cache.cached_partition(root, protocol, partitioners.power_law, labels, 20, seed,
+                                  warn=messages.append)
+
+
+def _same(a, b) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+def test_a_damaged_partition_cache_is_rebuilt_and_the_run_says_so(tmp_path: Path,
+                                                                  damage: str) -> None:
+    from fedbench.data import cache
+
+    messages: list[str] = []
+    built = _cache(tmp_path, messages)
+    assert messages == []
+    path = cache.partition_path(tmp_path, "flower-baseline", 20, 3)
+    blob = path.read_bytes()
+    path.write_bytes({"empty": b"", "truncated": blob[: len(blob) // 2],
+                      "garbage": b"PK\x03\x04" + b"\xff" * 64}[damage])
+
+    again = _cache(tmp_path, messages)
+
+    assert _same(again, built)
+    assert len(messages) == 1 and "is unusable" in messages[0] and "rebuilding" in messages[0]
+    assert path.read_bytes() == blob  # the rebuilt cache is the original one again
+    assert _same(_cache(tmp_path, messages), built) and len(messages) == 1  # and trusted
+
+
+def test_a_cache_of_another_seed_or_protocol_with_the_right_length_is_not_used(
+        tmp_path: Path) -> None:
+    from fedbench.data import cache
+
+    messages: list[str] = []
+    other = _cache(tmp_path / "a", messages, seed=4)
+    mine_path = cache.partition_path(tmp_path / "b", "flower-baseline", 20, 3)
+    mine_path.parent.mkdir(parents=True)
+    other_path = cache.partition_path(tmp_path / "a", "flower-baseline", 20, 4)
+    mine_path.write_bytes(other_path.read_bytes())  # same length, another seed's split
+
+    mine = _cache(tmp_path / "b", messages)
+
+    assert not _same(mine, other)
+    assert _same(mine, _cache(tmp_path / "c", []))
+    assert len(messages) == 1 and "'seed': 4" not in messages[0] and '"seed": 4' in messages[0]
+
+
+def test_a_cache_built_from_other_labels_is_not_used(tmp_path: Path) -> None:
+    messages: list[str] = []
+    _cache(tmp_path, messages)
+    shuffled = np.random.default_rng(0).permutation(_labels())
+    _cache(tmp_path, messages, labels=shuffled)
+    assert len(messages) == 1 and "labels_sha256" in messages[0]
+
+
+def test_an_unwritable_data_root_builds_the_partition_without_caching_it(
+        tmp_path: Path) -> None:
+    """Where the cache cannot be written (here ``partitions`` is a file, which even root
+    cannot write into), the run goes on with the partition it built, and says so."""
+    root = tmp_path / "blocked"
+    root.mkdir()
+    (root / "partitions").write_text("not a directory")
+    messages: list[str] = []
+    parts = _cache(root, messages)
+    assert len(messages) == 1 and "not written" in messages[0]
+    assert _same(parts, _cache(tmp_path / "writable", []))

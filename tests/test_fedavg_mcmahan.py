@@ -21,7 +21,13 @@ from fedbench.analysis.targets import (
     targets_table,
 )
 from fedbench.apps.results import ROUND_COLUMNS
-from fedbench.config import Setting, TrainingConfig, load_experiment
+from fedbench.config import (
+    FULL_BATCH,
+    Setting,
+    TrainingConfig,
+    load_experiment,
+    workflow_schema,
+)
 from fedbench.errors import ConfigError, UsageError
 from fedbench.protocols import get_protocol
 from fedbench.protocols.base import published_rounds
@@ -96,21 +102,29 @@ def test_targets_table_sets_runs_beside_table_2() -> None:
     assert len(iid.rounds_to_target) + len(noniid.rounds_to_target) == 12
 
 
-def test_full_batch_is_none_and_written_full() -> None:
-    assert TrainingConfig(batch_size="full").batch_size is None
-    assert TrainingConfig(batch_size=None).batch_size is None
+def test_full_batch_is_one_value_however_it_is_written() -> None:
+    """B = ∞ is batch_size 0 (FULL_BATCH) in every model, whatever a config file writes."""
+    for spelling in ("full", "inf", "∞", None, 0):
+        assert TrainingConfig(batch_size=spelling).batch_size == FULL_BATCH == 0
+    assert Setting(batch_size="full").batch_size == FULL_BATCH
+    assert Setting().batch_size is None  # unset: the config's training value
+    assert Setting.from_label("2nn-E1-Binf-lr0.2").batch_size == FULL_BATCH
+    assert Setting(model="2nn", batch_size=0).label(TrainingConfig()).startswith("2nn-E10-Binf-")
     with pytest.raises(ValueError):
-        TrainingConfig(batch_size=0)
+        TrainingConfig(batch_size=-1)
+    with pytest.raises(ValueError):
+        TrainingConfig(batch_size="half")
 
 
 def test_mcmahan_config_validates_and_expands_to_108_cells() -> None:
-    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    schema = workflow_schema(
+        yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text()))
     for name in ("fedavg-mcmahan.yaml", "fedavg-mcmahan-reduced.yaml"):
         jsonschema.validate(yaml.safe_load((REPO / "configs" / name).read_text()), schema)
     experiment = load_experiment(REPO / "configs" / "fedavg-mcmahan.yaml")
     settings = experiment.settings()
     assert len(settings) == 18 and len(experiment.protocols()) == 2
-    assert settings["cnn-E5-Binf-lr0.1"].batch_size is None
+    assert settings["cnn-E5-Binf-lr0.1"].batch_size == FULL_BATCH
     cell = experiment.cell("fedavg", 0.0, 0.0, 1, protocol="mcmahan-noniid",
                            setting="2nn-E20-B50-lr0.1")
     assert (cell.training.model, cell.training.local_epochs, cell.training.batch_size) == (

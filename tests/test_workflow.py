@@ -148,7 +148,7 @@ BAD_CONFIGS = [
     (
         "fedavg with mu",
         _set("grid.variants", [{"algorithm": "fedavg", "mu": 2.0}]),
-        ["grid.variants[0].mu", "FedAvg has no proximal term"],
+        ["grid.variants[0].mu", "fedavg has no proximal term"],
     ),
     # not expressible in JSON Schema: checked by fedbench.config right after it
     (
@@ -263,7 +263,7 @@ CELLS = ("fedavg-mu0.0-sf0.5/seed0", "fedprox-mu2.0-sf0.5/seed0")
 @pytest.fixture(scope="module")
 def tiny_workflow(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path):
     """A working directory with data (symlinked), tiny.yaml, and one complete run of it."""
-    from fedbench import mnist
+    from fedbench.data import mnist
 
     workdir = tmp_path_factory.mktemp("workflow")
     raw = mnist.raw_dir(workdir / "resources")

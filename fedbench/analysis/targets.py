@@ -53,7 +53,7 @@ from fedbench.apps.results import write_json
 from fedbench.config import FULL_BATCH
 from fedbench.io import atomic_write_text
 from fedbench.protocols import registry
-from fedbench.protocols.base import PublishedRounds, published_rounds
+from fedbench.protocols.base import published_rounds
 
 TARGETS_FILE = "targets.csv"
 CURVES_FILE = "targets_rounds.csv"
@@ -97,22 +97,14 @@ def target_of(protocol: str, model: str) -> float:
     return float(found.targets.get(model, math.nan)) if found is not None else math.nan
 
 
-def _published(table: tuple[PublishedRounds, ...], model: str, epochs: int,
-               batch: int) -> int | None:
-    found = published_rounds(table, model, epochs, batch)
-    if found is None and batch == FULL_BATCH:  # tables that still write B = ∞ as None
-        found = published_rounds(table, model, epochs, None)
-    return found
-
-
 def published_for(protocol: str, model: str, epochs: int,
                   batch: int) -> tuple[int | None, int | None]:
     """(the published rounds to target, the reference replication's) for one setting."""
     found = registry().get(protocol)
     if found is None:
         return (None, None)
-    return (_published(found.docs.rounds_to_target, model, epochs, batch),
-            _published(found.docs.reference_rounds, model, epochs, batch))
+    return (published_rounds(found.docs.rounds_to_target, model, epochs, batch),
+            published_rounds(found.docs.reference_rounds, model, epochs, batch))
 
 
 # --------------------------------------------------------------------------- loading

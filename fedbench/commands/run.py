@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fedbench.errors import ConfigError
-
 from fedbench.config import (
     RunConfig,
     read_yaml,
@@ -16,6 +14,7 @@ from fedbench.config import (
     validate_experiment,
     validate_run_config,
 )
+from fedbench.errors import ConfigError
 
 HELP = "run one grid cell with Flower"
 

@@ -80,7 +80,7 @@ class PublishedRounds:
 
     model: str
     local_epochs: int
-    batch_size: int | None  # None: B = ∞ (full local batch)
+    batch_size: int  # 0: B = ∞ (the full local batch), as everywhere in fedbench
     rounds: int
     source: str
 
@@ -92,6 +92,8 @@ class ProtocolDocs:
     title: str  # e.g. "Flower Baselines, FedProx on MNIST"
     source: str  # the publication(s), and the PROTOCOLS.md section that transcribes them
     description: str  # one line for the report: data, split, evaluation
+    # the split's name in tables and panel titles ("IID", "non-IID"); empty: the protocol name
+    short_title: str = ""
     known_differences: tuple[str, ...] = ()  # paragraphs of the report's "Known differences"
     published: tuple[PublishedValue, ...] = ()  # per-cell values (a figure read off)
     claims: tuple[PublishedClaim, ...] = ()
@@ -110,7 +112,7 @@ class ProtocolDocs:
 
 
 def published_rounds(table: tuple[PublishedRounds, ...], model: str, local_epochs: int,
-                     batch_size: int | None) -> int | None:
+                     batch_size: int) -> int | None:
     """Published rounds to target for one setting, or None when the table gives none."""
     for row in table:
         if (row.model, row.local_epochs, row.batch_size) == (model, local_epochs, batch_size):

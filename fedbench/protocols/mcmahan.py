@@ -24,11 +24,11 @@ def _label_shards(labels, clients, seed):
     return partitioners.label_shards(labels, clients, 2, seed)
 
 
-def _docs(title: str, text: str, partition: str) -> ProtocolDocs:
+def _docs(title: str, short_title: str, text: str, partition: str) -> ProtocolDocs:
     """Report text and published rounds to target (Table 2, CNN, C = 0.1, as PROTOCOLS.md §3
     gives it; the 2NN rows are not transcribed there, so none are given here)."""
-    table2 = {  # (E, B) -> rounds to 99 % (IID, non-IID); B = None is B = ∞
-        (5, None): (179, 1000), (1, 50): (65, 600), (1, 10): (34, 350), (5, 50): (29, 334),
+    table2 = {  # (E, B) -> rounds to 99 % (IID, non-IID); B = 0 is B = ∞
+        (5, 0): (179, 1000), (1, 50): (65, 600), (1, 10): (34, 350), (5, 50): (29, 334),
         (5, 10): (20, 229), (20, 10): (18, 173),
     }
     table_source = ("McMahan et al., Communication-Efficient Learning of Deep Networks from "
@@ -37,10 +37,11 @@ def _docs(title: str, text: str, partition: str) -> ProtocolDocs:
     # Flower's replication (first round at >= 0.99; CNN, non-IID). B=∞ E=20 later diverged.
     flower_source = ("Flower baselines/flwr_baselines/publications/fedavg_mnist (CNN, non-IID, "
                      "all 100 clients every round, lr 0.1, 1000 rounds; PROTOCOLS.md §3)")
-    flower = ((1, 10, 123), (5, 10, 104), (1, 50, 547), (5, 50, 305), (1, None, 741),
-              (5, None, 989), (20, None, 527)) if partition == "noniid" else ()
+    flower = ((1, 10, 123), (5, 10, 104), (1, 50, 547), (5, 50, 305), (1, 0, 741),
+              (5, 0, 989), (20, 0, 527)) if partition == "noniid" else ()
     return ProtocolDocs(
         title=title,
+        short_title=short_title,
         source="McMahan et al., Communication-Efficient Learning of Deep Networks from "
         "Decentralized Data (AISTATS 2017), section 3: PROTOCOLS.md section 3",
         description=f"MNIST train split (60,000) over 100 clients, {text}; centralized "
@@ -68,13 +69,14 @@ PROTOCOLS = (
     Protocol(
         name="mcmahan-iid",
         split=_iid,
-        docs=_docs("McMahan et al. 2017, MNIST IID", "IID: 600 random samples each", "iid"),
+        docs=_docs("McMahan et al. 2017, MNIST IID", "IID", "IID: 600 random samples each",
+                   "iid"),
         **_COMMON,
     ),
     Protocol(
         name="mcmahan-noniid",
         split=_label_shards,
-        docs=_docs("McMahan et al. 2017, MNIST pathological non-IID",
+        docs=_docs("McMahan et al. 2017, MNIST pathological non-IID", "non-IID",
                    "pathological non-IID: 200 label-sorted shards of 300, two per client",
                    "noniid"),
         **_COMMON,

@@ -326,16 +326,10 @@ def batch_text(batch: int) -> str:
 
 
 def partition_label(protocol: str) -> str:
-    """The short name of a protocol's split in tables and panel titles: "IID", "non-IID".
-
-    For a protocol with target accuracies it is the last word of the protocol's title, which
-    names the split ("McMahan et al. 2017, MNIST pathological non-IID"); any other protocol,
-    or one no longer registered, is shown by its name.
-    """
+    """The short name of a protocol's split in tables and panel titles ("IID", "non-IID"):
+    its ``docs.short_title``; a protocol without one, or no longer registered, by its name."""
     found = registry().get(protocol)
-    if found is None or not found.targets:
-        return protocol
-    return found.docs.title.rsplit(" ", 1)[-1]
+    return found.docs.short_title if found is not None and found.docs.short_title else protocol
 
 
 def target_panels(curves: pd.DataFrame) -> list[tuple[str, str]]:
