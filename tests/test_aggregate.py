@@ -43,7 +43,7 @@ def write_run(root: Path, algorithm: str, mu: float, stragglers: float, seed: in
     lines = [",".join(ROUND_COLUMNS)]
     for rnd, (acc, loss) in enumerate(zip(accs, losses, strict=True)):
         train = "nan" if rnd == 0 else "0.5"
-        lines.append(f"{rnd},{loss!r},{acc!r},{0 if rnd == 0 else 10},0,0,0,100,{train},0.1")
+        lines.append(f"{rnd},{loss!r},{acc!r},{0 if rnd == 0 else 10},0,0,0,100,{train},nan,0.1")
     (run_dir / "rounds.csv").write_text("\n".join(lines) + "\n")
     last = len(accs) - 1
     config = {

@@ -42,7 +42,7 @@ def write_run(root: Path, algorithm: str, mu: float, stragglers: float, seed: in
         loss = "inf" if diverged and rnd == last else repr(2.3 * (1 - acc) + 0.2)
         train = "nan" if rnd == 0 else "0.4"
         lines.append(f"{rnd},{loss},{acc!r},{0 if rnd == 0 else 10},{int(10 * stragglers)},0,0,"
-                     f"500,{train},0.05")
+                     f"500,{train},nan,0.05")
     run_dir = root / f"{algorithm}-mu{mu}-sf{stragglers}" / f"seed{seed}"
     run_dir.mkdir(parents=True)
     (run_dir / "rounds.csv").write_text("\n".join(lines) + "\n")

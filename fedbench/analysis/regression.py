@@ -504,6 +504,10 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
 def read_summary(path: Path) -> pd.DataFrame:
     """``reports/<name>/summary.csv`` as written by ``fedbench aggregate``, validated."""
     df = _read_csv(path, "summary")
+    if not Path(path).read_bytes().endswith(b"\n"):  # `fedbench aggregate` ends every line
+        raise UsageError(f"summary {path}: the last line is cut off (no newline at the end of "
+                         "the file): the file is incomplete; rerun `fedbench aggregate` (or "
+                         "snakemake) to write it again")
     return _validate(df, SUMMARY_REQUIRED, SUMMARY_NUMERIC, f"summary {path}")
 
 
