@@ -52,7 +52,7 @@ def size(request: pytest.FixtureRequest) -> harness.Size:
 @pytest.fixture(scope="session")
 def mnist_root() -> Path:
     """A data root with verified MNIST (the repo's resources/, fetched there if missing)."""
-    from fedbench import mnist
+    from fedbench.data import mnist
 
     root = Path(os.environ.get("FEDBENCH_DATA_ROOT", harness.REPO / "resources"))
     mnist.ensure_mnist(root)

@@ -6,7 +6,7 @@ Reference paths, each producing the numbers its fast counterpart must equal bit 
   ``client_app.local_update``, the same weighted average (Flower's own float32
   arithmetic, in the same order), the same central evaluation -- as a plain loop.
 - ``reference_train_logreg``: the textbook one-op-at-a-time local solver that
-  ``fedbench.training.train_logreg`` replaced (kept here verbatim).
+  ``fedbench.fl.training.train_logreg`` replaced (kept here verbatim).
 
 Speed is measured as a ratio of two paths timed alternately (A B A B ...) in one
 process, so machine drift and other load hit both; medians are reported.
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fedbench.results import ROUND_COLUMNS, TIMING_COLUMNS
+from fedbench.apps.results import ROUND_COLUMNS, TIMING_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -62,7 +62,8 @@ SMALL = Size(
 
 # --- cells ---------------------------------------------------------------------------------------
 
-CELL = {"algorithm": "fedprox", "mu": 2.0, "stragglers": 0.9, "seed": 0}  # the issue's example cell
+# the published figure's hardest cell: FedProx μ=2 at 90 % stragglers
+CELL = {"algorithm": "fedprox", "mu": 2.0, "stragglers": 0.9, "seed": 0}
 
 
 def cell_config(
@@ -156,10 +157,10 @@ def round_seconds(rows: list[dict[str, Any]]) -> list[float]:
 
 def flower_inprocess(cfg, out: Path) -> list[dict[str, str]]:
     """One cell through the real ServerApp/ClientApp on the in-process Grid; its rounds.csv rows."""
-    from fedbench.backends.inprocess import run_inprocess
-    from fedbench.client_app import app as client_app
-    from fedbench.run import quiet_flower
-    from fedbench.server_app import make_server_app
+    from fedbench.apps.backends.inprocess import run_inprocess
+    from fedbench.apps.client_app import app as client_app
+    from fedbench.apps.run import quiet_flower
+    from fedbench.apps.server_app import make_server_app
 
     quiet_flower()
     torch.set_num_threads(cfg.runtime.threads)
@@ -173,17 +174,17 @@ def flower_inprocess(cfg, out: Path) -> list[dict[str, str]]:
 def plain_loop(cfg) -> list[dict[str, Any]]:
     """The cell without Flower: same clients, same local training, same float32 averaging.
 
-    Mirrors ``fedbench.strategy`` (sampling, stragglers, sorted replies, FedAvg's
+    Mirrors ``fedbench.algorithms.base`` (sampling, stragglers, sorted replies, FedAvg's
     dropping of stragglers) and Flower's ``aggregate_arrayrecords`` (weights
     ``n_i / sum n``, ``acc = a_0*w_0; acc += a_i*w_i`` in numpy float32), so its
     rows must equal the Flower path's rounds.csv exactly.
     """
-    from fedbench.client_app import local_update
-    from fedbench.dataset import cached_federated
-    from fedbench.model import build_model
-    from fedbench.sampling import plan_round
-    from fedbench.server_app import make_strategy
-    from fedbench.training import evaluate
+    from fedbench.apps.client_app import local_update
+    from fedbench.apps.federation import cached_federated
+    from fedbench.apps.server_app import make_strategy
+    from fedbench.fl.models import build_model
+    from fedbench.fl.sampling import plan_round
+    from fedbench.fl.training import evaluate
 
     torch.set_num_threads(cfg.runtime.threads)
     device = cfg.runtime.device
@@ -286,8 +287,8 @@ def plain_loop(cfg) -> list[dict[str, Any]]:
 
 
 def reference_train_logreg(params, x, y, epochs, sgd, orders):
-    """fedbench.training.train_logreg as it was before the speed work (one op at a time)."""
-    from fedbench.training import TrainResult
+    """fedbench.fl.training.train_logreg as it was before the speed work (one op at a time)."""
+    from fedbench.fl.training import TrainResult
 
     w_global, b_global = params["fc.weight"], params["fc.bias"]
     w, b = w_global.clone(), b_global.clone()

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/plot_per_round_time.py                 # runs both backends
     .venv/bin/python benchmarks/plot_per_round_time.py --inprocess A/rounds.csv --ray B/rounds.csv
 
-By default it runs the issue's example cell (FedProx, mu=2, 90 % stragglers,
+By default it runs the published figure's hardest cell (FedProx, mu=2, 90 % stragglers,
 seed 0, the default grid's 1000 clients) with ``fedbench run``: ``--rounds`` rounds
 in-process and ``--ray-rounds`` on Flower's Simulation Engine (Ray start-up is not
 in any round; Ray's first round includes its actors' warm-up and is marked).

@@ -1,7 +1,7 @@
 """Item 3: local training of a round against the round's FLOP floor.
 
 For each of the cell's first rounds, the sampled clients (with their straggler
-epochs) train from the same global model with ``fedbench.training.train_logreg``
+epochs) train from the same global model with ``fedbench.fl.training.train_logreg``
 and with the step-by-step reference solver it replaced
 (``harness.reference_train_logreg``); the two must agree bit for bit. The FLOP
 floor is the round's arithmetic (``harness.round_flops``: both GEMMs per sample,
@@ -16,11 +16,11 @@ import statistics
 import harness
 import torch
 
-from fedbench.dataset import cached_federated
-from fedbench.model import build_model
-from fedbench.sampling import plan_round
-from fedbench.server_app import make_strategy
-from fedbench.training import LocalSGD, epoch_orders, train_logreg
+from fedbench.apps.federation import cached_federated
+from fedbench.apps.server_app import make_strategy
+from fedbench.fl.models import build_model
+from fedbench.fl.sampling import plan_round
+from fedbench.fl.training import LocalSGD, epoch_orders, train_logreg
 
 
 def _round_jobs(cfg, data, rnd: int):

@@ -9,7 +9,8 @@ beside it: the part no change to fedbench can remove.
 The grid benchmark runs the repository's Snakefile in a scratch directory
 (``configs/`` and ``resources/`` linked in, nothing written to the repo) with
 ``--cores 2``: the whole default grid with ``--bench-grid`` (about five
-minutes), a two-cell, two-round grid otherwise -- so the workflow stays exercised.
+minutes), otherwise a two-round grid of one cell per registered algorithm -- so the
+workflow stays exercised.
 """
 
 from __future__ import annotations
@@ -95,6 +96,16 @@ def _jobs(workdir) -> list[tuple[float, float, float]]:
     return out
 
 
+def _variants() -> str:
+    """One variant per registered algorithm, as a YAML flow sequence (a new algorithm is timed
+    too): ``harness.CELL``'s μ where the algorithm has a proximal term, else 0."""
+    from fedbench.algorithms import names, registry
+
+    mus = {name: float(harness.CELL["mu"]) if registry()[name].uses_mu else 0.0
+           for name in names()}
+    return ", ".join(f"{{algorithm: {name}, mu: {mu}}}" for name, mu in mus.items())
+
+
 def test_default_grid_with_snakemake(
     request, benchmark, size, mnist_root, bench_out, figures
 ) -> None:
@@ -109,8 +120,7 @@ def test_default_grid_with_snakemake(
             "--config",
             "name=benchsmall",
             "federation={rounds: 2, num_clients: 100}",
-            "grid={variants: [{algorithm: fedavg, mu: 0.0}, {algorithm: fedprox, mu: 2.0}], "
-            "stragglers: [0.9], seeds: [0]}",
+            f"grid={{variants: [{_variants()}], stragglers: [0.9], seeds: [0]}}",
         ]
     )
     result = {}

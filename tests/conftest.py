@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def mnist_root() -> Path:
     """The repository's data root with verified MNIST (fetched through fedbench if missing)."""
-    from fedbench import mnist
+    from fedbench.data import mnist
 
     root = Path(os.environ.get("FEDBENCH_DATA_ROOT", REPO / "resources"))
     mnist.ensure_mnist(root)

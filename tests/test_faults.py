@@ -39,8 +39,10 @@ import numpy as np
 import pytest
 import yaml
 
-from fedbench import checkpoint, mnist
+from fedbench import algorithms, protocols
+from fedbench.apps import checkpoint
 from fedbench.cli import main
+from fedbench.data import mnist
 from tests.conftest import tiny_experiment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,7 +133,7 @@ BAD_CONFIGS = [
     (
         "fedavg-with-mu",
         _set("grid.variants", [{"algorithm": "fedavg", "mu": 1.0}]),
-        ["variants", "1.0", "FedAvg has no proximal term"],
+        ["variants", "1.0", "fedavg", "no proximal term"],
     ),
     ("stragglers-above-1", _set("grid.stragglers", [0.5, 1.5]), ["grid.stragglers", "1.5"]),
     ("stragglers-below-0", _set("grid.stragglers", [-0.1]), ["grid.stragglers", "-0.1"]),
@@ -145,7 +147,7 @@ BAD_CONFIGS = [
     ("zero-lr", _set("training.lr", 0.0), ["training.lr", "0.0"]),
     ("negative-lr", _set("training.lr", -0.1), ["training.lr", "-0.1"]),
     ("infinite-lr", _set("training.lr", math.inf), ["training.lr", "inf", "finite"]),
-    ("zero-batch", _set("training.batch_size", 0), ["training.batch_size", "0"]),
+    # (batch_size 0 is not a mistake: it is the full batch, B = ∞)
     ("negative-batch", _set("training.batch_size", -10), ["training.batch_size", "-10"]),
     ("zero-local-epochs", _set("training.local_epochs", 0), ["training.local_epochs", "0"]),
     ("unknown-top-level-key", _set("colour", "red"), ["colour", "allowed keys", "federation"]),
@@ -170,6 +172,20 @@ BAD_CONFIGS = [
     ),
 ]
 BAD_IDS = [what for what, _, _ in BAD_CONFIGS]
+
+
+def _with_mu() -> str:
+    return ", ".join(a.name for a in algorithms.registry().values() if a.uses_mu)
+
+
+# What `fedbench run` says, word for word, where the registries word it (Snakemake's schema
+# says it its own way: there only the fragments above are required).
+RUN_MESSAGES = {
+    "unknown-algorithm": f"unknown algorithm 'fedsgd'; allowed: {', '.join(algorithms.names())}",
+    "unknown-protocol": f"unknown protocol 'fedprox-2020'; allowed: {', '.join(protocols.names())}",
+    "fedavg-with-mu": "algorithm=fedavg with mu=1.0: fedavg has no proximal term; use mu=0, or "
+    f"one of {_with_mu()} for mu > 0",
+}
 # Snakemake takes a second or two per config: there, leave out the near-duplicates.
 SNAKEMAKE_BAD_IDS = [
     what
@@ -178,7 +194,6 @@ SNAKEMAKE_BAD_IDS = [
     not in {
         "negative-rounds",
         "negative-lr",
-        "negative-batch",
         "zero-local-epochs",
         "rounds-as-text",
         "section-not-a-mapping",
@@ -211,7 +226,8 @@ def test_fedbench_run_refuses_bad_config(what: str, tmp_path: Path, mnist_root: 
     code, err = fedbench(
         "run", "--config", str(bad_config(tmp_path, mnist_root, what)), "--out", str(out), "--quiet"
     )
-    assert_refused(code, err, _named(what))
+    exact = [RUN_MESSAGES[what]] if what in RUN_MESSAGES else []
+    assert_refused(code, err, [*_named(what), *exact])
     assert not out.exists()  # refused before anything was created
 
 
@@ -238,7 +254,11 @@ def test_fedbench_run_refuses_bad_config_without_a_traceback(
         (["--stragglers", "-0.5"], ["stragglers", "-0.5"]),
         (["--rounds", "-1"], ["federation.rounds", "-1"]),
         (["--threads", "0"], ["runtime.threads", "0"]),
-        (["--algorithm", "fedavg", "--mu", "2"], ["fedavg", "mu=2.0"]),
+        (
+            ["--algorithm", "fedavg", "--mu", "2"],
+            ["algorithm=fedavg with mu=2.0: fedavg has no proximal term; use mu=0, or one of "
+             f"{_with_mu()} for mu > 0"],
+        ),
         (["--fail-prob", "1.5"], ["--fail-prob", "1.5"]),
     ],
 )
@@ -542,7 +562,7 @@ def test_diverged_cell_is_shown_as_diverged_by_aggregate_and_report(
     """FedProx with mu=100 (lr*mu = 3: the proximal step overshoots) beside mu=0."""
     import pandas as pd
 
-    from fedbench.report import final_accuracy_rows
+    from fedbench.report.sections.final_accuracy import final_accuracy_rows
 
     config = write_yaml(
         tmp_path / "tiny.yaml",
@@ -721,13 +741,14 @@ _BUILDER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import numpy as np
-    from fedbench import partition
+    from fedbench.data import cache, partitioners
     labels, path, start = np.load(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
-    mine = partition.power_law(labels, 1000, 7)
+    mine = partitioners.power_law(labels, 1000, 7)
+    identity = cache._identity("flower-baseline", labels, 1000, 7)
     time.sleep(max(0.0, start - time.time()))
     for _ in range(5):  # build-and-save races, each load racing the others' saves
-        partition.save(path, mine)
-        got = partition.load(path)
+        cache.save(path, mine, identity)
+        got = cache.load(path, identity, len(labels))
         assert len(got) == len(mine) and all(np.array_equal(a, b) for a, b in zip(got, mine))
     print("ok")
     """
@@ -736,12 +757,12 @@ _BUILDER = textwrap.dedent(
 
 @pytest.mark.slow
 def test_concurrent_jobs_building_one_partition_cache(tmp_path: Path, mnist_root: Path):
-    from fedbench import partition
-    from fedbench.dataset import TRAIN_LABELS, read_idx
+    from fedbench.data import cache as partition_cache
+    from fedbench.data import partitioners
 
-    labels = read_idx(mnist.raw_dir(mnist_root) / TRAIN_LABELS).astype(np.int64)
+    labels = mnist.read_idx(mnist.raw_dir(mnist_root) / mnist.TRAIN_LABELS).astype(np.int64)
     np.save(tmp_path / "labels.npy", labels)
-    cache = tmp_path / "partitions" / "flower-baseline-n1000-s7.npz"
+    cache = partition_cache.partition_path(tmp_path, "flower-baseline", 1000, 7)
     start = str(time.time() + 3.0)  # every process past its imports by then
     procs = [
         subprocess.Popen(
@@ -757,8 +778,9 @@ def test_concurrent_jobs_building_one_partition_cache(tmp_path: Path, mnist_root
     assert all(
         p.returncode == 0 and out == "ok\n" for p, (out, _) in zip(procs, outcomes, strict=True)
     ), [err for _, err in outcomes]
-    expected = partition.power_law(labels, 1000, 7)
-    got = partition.load(cache)
+    expected = partitioners.power_law(labels, 1000, 7)
+    identity = partition_cache._identity("flower-baseline", labels, 1000, 7)
+    got = partition_cache.load(cache, identity, len(labels))
     assert len(got) == 1000 and all(
         np.array_equal(a, b) for a, b in zip(got, expected, strict=True)
     )

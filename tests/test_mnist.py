@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fedbench import mnist
+from fedbench.data import mnist
+from fedbench.errors import DataError
 
 
 def test_prepared_files_match_the_canonical_md5s(mnist_root: Path) -> None:
@@ -36,7 +37,7 @@ def test_a_corrupted_file_is_reported_by_name(tmp_path: Path, mnist_root: Path) 
     data = bytearray(target.read_bytes())
     data[100] ^= 0xFF
     target.write_bytes(bytes(data))
-    with pytest.raises(mnist.DataError, match="t10k-labels-idx1-ubyte") as err:
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte") as err:
         mnist.verify_idx(raw)
     assert "--mnist-dir" in str(err.value)  # says how to supply the data by hand
 
@@ -47,7 +48,7 @@ def test_a_truncated_file_is_reported_by_name(tmp_path: Path, mnist_root: Path) 
     target = raw / "train-images-idx3-ubyte"
     with target.open("r+b") as f:
         f.truncate(1000)
-    with pytest.raises(mnist.DataError, match="train-images-idx3-ubyte"):
+    with pytest.raises(DataError, match="train-images-idx3-ubyte"):
         mnist.verify_idx(raw)
 
 
@@ -64,7 +65,7 @@ def test_user_directory_with_gzipped_files_is_accepted(tmp_path: Path, mnist_roo
 
 
 def test_missing_directory_names_itself(tmp_path: Path) -> None:
-    with pytest.raises(mnist.DataError, match="nowhere"):
+    with pytest.raises(DataError, match="nowhere"):
         mnist.ensure_mnist(
             tmp_path / "root", mnist_dir=tmp_path / "nowhere", sources=("directory",)
         )
@@ -80,7 +81,7 @@ def test_unpickler_refuses_anything_but_numpy_arrays() -> None:
 
 def test_a_pickle_with_the_wrong_sha256_is_never_opened(tmp_path: Path) -> None:
     blob = gzip.compress(pickle.dumps(os.system))
-    with pytest.raises(mnist.DataError, match="sha256"):
+    with pytest.raises(DataError, match="sha256"):
         mnist.pickle_to_idx(blob, tmp_path)
     assert not any(tmp_path.iterdir())
 

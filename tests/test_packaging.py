@@ -45,13 +45,13 @@ def test_the_brief_pins() -> None:
 def test_flower_apps_are_declared_for_flwr_run() -> None:
     tool = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["flwr"]["app"]
     assert tool["components"] == {
-        "serverapp": "fedbench.server_app:app",
-        "clientapp": "fedbench.client_app:app",
+        "serverapp": "fedbench.apps.server_app:app",
+        "clientapp": "fedbench.apps.client_app:app",
     }
     from flwr.clientapp import ClientApp
     from flwr.serverapp import ServerApp
 
-    from fedbench.client_app import app as client_app
-    from fedbench.server_app import app as server_app
+    from fedbench.apps.client_app import app as client_app
+    from fedbench.apps.server_app import app as server_app
 
     assert isinstance(client_app, ClientApp) and isinstance(server_app, ServerApp)

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fedbench import partition
-from fedbench.dataset import client_partition, read_mnist
-from fedbench.protocols import FLOWER_BASELINE
+from fedbench.data import partitioners as partition
+from fedbench.data.cache import cached_partition
+from fedbench.data.mnist import read_mnist
+from fedbench.protocols import get_protocol
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,9 @@ def test_train_validation_split_is_ninety_ten_and_disjoint() -> None:
 
 
 def test_partition_cache_round_trips_and_is_reused(tmp_path: Path, labels) -> None:
-    first = client_partition(tmp_path, FLOWER_BASELINE, labels, 100, 3)
+    protocol = get_protocol("flower-baseline")
+    first = cached_partition(tmp_path, protocol.name, protocol.split, labels, 100, 3)
     cached = sorted((tmp_path / "partitions").glob("*.npz"))
     assert [p.name for p in cached] == ["flower-baseline-n100-s3.npz"]
-    again = client_partition(tmp_path, FLOWER_BASELINE, labels, 100, 3)
+    again = cached_partition(tmp_path, protocol.name, protocol.split, labels, 100, 3)
     assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))

@@ -13,10 +13,17 @@ import pytest
 import torch
 import yaml
 
-from fedbench import federations, partition, synthetic
-from fedbench.config import ConfigError, load_experiment, validate_experiment
-from fedbench.protocols import PAPER, PROTOCOLS, SYNTHETIC, fit_standardise, get_protocol
+from fedbench.apps.evaluation import evaluate_global
+from fedbench.config import load_experiment, validate_experiment, workflow_schema
+from fedbench.data import federated, synthetic
+from fedbench.data import partitioners as partition
+from fedbench.errors import ConfigError
+from fedbench.protocols import get_protocol, registry
+from fedbench.protocols.fedprox_paper import fit_standardise
 from tests.conftest import REPO, tiny_experiment
+
+PAPER = get_protocol("paper")
+SYNTHETIC = tuple(p for p in registry().values() if p.data == "synthetic")
 
 # --------------------------------------------------------------------------- Synthetic(α, β)
 
@@ -58,7 +65,7 @@ def test_synthetic_iid_shares_one_model_and_non_iid_does_not() -> None:
 
 @pytest.fixture(scope="module")
 def mnist_all(mnist_root: Path):
-    from fedbench.dataset import read_mnist
+    from fedbench.data.mnist import read_mnist
 
     tr_x, tr_y, te_x, te_y = read_mnist(mnist_root)
     return np.concatenate([tr_x, te_x]), np.concatenate([tr_y, te_y])
@@ -106,10 +113,11 @@ def test_federated_evaluation_is_sum_correct_over_sum_n() -> None:
     bounds = np.cumsum([0, *[2 * s for s in sizes]])
     parts = [np.arange(lo, hi) for lo, hi in itertools.pairwise(bounds)]
     protocol = get_protocol("synthetic-1-1")
-    data = federations.build(pool, labels, parts, federations._identity, protocol, seed=0)
+    data = federated._with_held_out(pool, labels, parts, federated._identity, protocol, seed=0,
+                                    device="cpu")
     params = {"fc.weight": torch.from_numpy(gen.normal(size=(10, 5)).astype(np.float32)),
               "fc.bias": torch.from_numpy(gen.normal(size=10).astype(np.float32))}
-    loss, acc, train_loss = federations.evaluate_global("logreg", None, params, data)
+    loss, acc, train_loss = evaluate_global("logreg", None, params, data)
     # directly: per device, its held-out split and its training split
     correct = total = 0
     train_sum, train_n = 0.0, 0
@@ -192,7 +200,9 @@ def test_synthetic_protocol_runs_a_60_feature_logistic_regression(
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
-    return yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    """The workflow's schema as snakemake validates against it: the registries' names in."""
+    template = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    return workflow_schema(template)
 
 
 @pytest.mark.parametrize("name", ["paper.yaml", "synthetic.yaml"])
@@ -202,7 +212,7 @@ def test_paper_configs_validate_against_both_schemas(name: str, schema: dict) ->
     experiment = load_experiment(REPO / "configs" / name)
     assert experiment.training.weight_decay == 0.0
     for protocol in experiment.protocols():
-        assert protocol in PROTOCOLS
+        assert protocol in registry()
 
 
 def test_synthetic_config_has_the_four_datasets_as_a_grid_axis() -> None:

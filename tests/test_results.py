@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fedbench.results import atomic_write_text, git_commit
+from fedbench.apps.results import git_commit
+from fedbench.io import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from fedbench import checkpoint
+from fedbench.apps import checkpoint
 from tests.conftest import tiny_experiment
 
 

@@ -107,9 +107,9 @@ def test_fedprox_with_only_stragglers_still_learns(tiny_config: Path, tmp_path: 
 def test_algorithms_of_one_seed_see_the_same_clients_and_stragglers(mnist_root: Path) -> None:
     from flwr.app import ArrayRecord, ConfigRecord
 
-    from fedbench.backends.inprocess import InProcessGrid
+    from fedbench.apps.backends.inprocess import InProcessGrid
+    from fedbench.apps.server_app import make_strategy
     from fedbench.config import validate_run_config
-    from fedbench.server_app import make_strategy
 
     base = tiny_experiment(mnist_root)
     plans = []

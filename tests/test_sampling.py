@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fedbench.sampling import plan_round, sample_clients
+from fedbench.fl.sampling import plan_round, sample_clients
 
 
 def test_each_round_samples_distinct_clients() -> None:

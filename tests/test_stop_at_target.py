@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from fedbench import published
 from fedbench.cli import main
-from fedbench.config import ConfigError, RunConfig, load_experiment, validate_experiment
+from fedbench.config import RunConfig, load_experiment, validate_experiment
+from fedbench.errors import ConfigError
+from fedbench.protocols import get_protocol
 from tests.conftest import REPO, tiny_experiment
 from tests.test_workflow import snakemake
 
@@ -51,7 +53,7 @@ def test_a_run_ends_at_the_first_round_at_or_above_the_target_as_a_prefix_of_the
     tmp_path: Path, mnist_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a 2NN reaches 90 % in a few rounds: stand in for the published 97 % to keep this short
-    monkeypatch.setitem(published.MCMAHAN_TARGETS, "2nn", 0.90)
+    monkeypatch.setitem(get_protocol("mcmahan-iid").targets, "2nn", 0.90)
     full, full_run = _run(tmp_path, _experiment(mnist_root, stop=False, rounds=6), "full")
     accuracy = [float(r["test_accuracy"]) for r in full]
     first = next(r for r, acc in enumerate(accuracy) if r >= 1 and acc >= 0.90)
@@ -68,7 +70,10 @@ def test_a_run_ends_at_the_first_round_at_or_above_the_target_as_a_prefix_of_the
 
 
 def test_stop_at_target_needs_a_model_with_a_published_target() -> None:
-    with pytest.raises(ValueError, match=r"training.model='logreg'.*2nn \(97%\), cnn \(99%\)"):
+    message = ("federation.stop_at_target=true with training.model='logreg': protocol "
+               "mcmahan-iid has no published target accuracy for it; allowed models: "
+               "2nn (97%), cnn (99%)")
+    with pytest.raises(ValueError, match=re.escape(message)):
         RunConfig.model_validate(
             {"protocol": "mcmahan-iid", "federation": {"stop_at_target": True},
              "training": {"model": "logreg"}})

@@ -1,8 +1,9 @@
 """Strategy spec: fedbench's cheap message building and averaging are Flower's, bit for bit.
 
 The strategies build each round's ConfigRecords from a cached, round-constant record
-(``task.with_fields``) and average the replies from views of their bytes
-(``strategy.average_arrays``, ``task.array_view``) instead of ``np.load``/``np.save``.
+(``wire.with_fields``) and average the replies from views of their bytes
+(``fedbench.fl.aggregation.average_arrays``, ``wire.array_view``) instead of
+``np.load``/``np.save``.
 These tests pin both against what they replaced: ``TrainInstruction.to_config`` per
 message, and Flower's own ``FedAvg.aggregate_train`` / ``aggregate_arrayrecords`` /
 ``aggregate_metricrecords``.
@@ -28,14 +29,12 @@ from flwr.serverapp.strategy import FedAvg
 from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords, aggregate_metricrecords
 from flwr.supercore.task_identity import TaskIdentity
 
-from fedbench import task as wire
-from fedbench.sampling import plan_round
-from fedbench.strategy import (
-    PartialWorkFedProx,
-    StragglerDroppingFedAvg,
-    average_arrays,
-    average_metrics,
-)
+from fedbench.algorithms import get_algorithm, names
+from fedbench.algorithms.fedavg import StragglerDroppingFedAvg
+from fedbench.algorithms.fedprox import PartialWorkFedProx
+from fedbench.fl import wire
+from fedbench.fl.aggregation import average_arrays, average_metrics
+from fedbench.fl.sampling import plan_round
 
 TEMPLATE = wire.TrainInstruction(
     data_root="resources",
@@ -56,10 +55,24 @@ TEMPLATE = wire.TrainInstruction(
 PER_ROUND = 10
 
 
+MU = 2.0  # the proximal term of the algorithms that have one
+
+
 def make_strategy(kind: str, fail_prob: float = 0.0):
-    if kind == "fedavg":
-        return StragglerDroppingFedAvg(TEMPLATE, PER_ROUND, 0.5, fail_prob=fail_prob)
-    return PartialWorkFedProx(TEMPLATE, PER_ROUND, 0.5, proximal_mu=2.0, fail_prob=fail_prob)
+    """Algorithm ``kind``'s strategy, through the registry (μ = MU where it has a μ)."""
+    algorithm = get_algorithm(kind)
+    return algorithm.make_strategy(
+        TEMPLATE, per_round=PER_ROUND, straggler_rate=0.5, straggler_rule="bernoulli",
+        mu=MU if algorithm.uses_mu else 0.0, fail_prob=fail_prob,
+    )
+
+
+def test_the_registry_builds_each_algorithms_strategy_class() -> None:
+    assert type(make_strategy("fedavg")) is StragglerDroppingFedAvg
+    assert type(make_strategy("fedprox")) is PartialWorkFedProx
+    assert make_strategy("fedprox").template.proximal_mu == MU
+    direct = PartialWorkFedProx(TEMPLATE, per_round=PER_ROUND, straggler_rate=0.5, mu=MU)
+    assert direct.template == make_strategy("fedprox").template
 
 
 class Nodes:
@@ -104,7 +117,7 @@ def old_config(strategy, server_round: int, task, extras: ConfigRecord) -> Confi
 # --- configure_train: the cached ConfigRecord ----------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["fedavg", "fedprox"])
+@pytest.mark.parametrize("kind", names())
 @pytest.mark.parametrize("fail_prob", [0.0, 0.25])
 def test_each_message_carries_exactly_what_to_config_built(kind: str, fail_prob: float) -> None:
     strategy = make_strategy(kind, fail_prob)
@@ -131,7 +144,7 @@ def test_the_client_reads_back_the_instruction_it_was_sent() -> None:
     messages = strategy.configure_train(4, arrays, ConfigRecord(), Nodes())
     for msg, task in zip(messages, tasks, strict=True):
         expected = replace(TEMPLATE, partition_id=task.partition, epochs=task.epochs,
-                           straggler=task.straggler, server_round=4, proximal_mu=2.0)
+                           straggler=task.straggler, server_round=4, proximal_mu=MU)
         assert wire.TrainInstruction.from_config(msg.content["config"]) == expected
 
 
@@ -231,7 +244,7 @@ def test_metric_average_is_flowers_aggregate_metricrecords(seed: int) -> None:
     assert list(ours.items()) == list(expected.items())
 
 
-@pytest.mark.parametrize("kind", ["fedavg", "fedprox"])
+@pytest.mark.parametrize("kind", names())
 @pytest.mark.parametrize("seed", range(3))
 def test_aggregate_train_returns_what_flowers_fedavg_returns_on_the_sorted_kept_replies(
     kind: str, seed: int
