@@ -92,11 +92,19 @@ def test_figure_readings_are_in_protocols_md(doc, name) -> None:
 
 @pytest.mark.parametrize("name", PROTOCOLS)
 def test_published_claims_are_in_protocols_md(doc, name) -> None:
+    """The claim's number ("improves ... by 22 %") and straggler rate, in the paragraph that
+    cites the claim's place in the paper (e.g. "section 5.2")."""
     protocol = registry()[name]
     text = doc[cited_section(protocol)]
     for claim in protocol.docs.claims:
-        assert f"{claim.value * 100:.0f} %" in text, f"{name}: the claim {claim.value} is missing"
-        assert f"{claim.stragglers * 100:.0f} % stragglers" in text
+        place = re.search(r"section \d+(?:\.\d+)*", claim.source)
+        assert place, f"{name}: the claim's source names no section of the paper"
+        paragraphs = [p for p in text.split("\n\n") if place.group(0) in p]
+        assert paragraphs, f"{name}: no paragraph of PROTOCOLS.md cites {place.group(0)}"
+        assert any(re.search(rf"by \**{claim.value * 100:.0f} %", p)
+                   and f"{claim.stragglers * 100:.0f} % stragglers" in p for p in paragraphs), (
+            f"{name}: the claim {claim.value:+.0%} at {claim.stragglers:.0%} stragglers is not "
+            f"where PROTOCOLS.md cites {place.group(0)}")
 
 
 def _b(batch: int) -> str:
