@@ -131,8 +131,18 @@ def check_model_fits_the_data(names: list[str], model: str) -> None:
 
 
 def check_clients_fit_the_split(protocol: str, num_clients: int) -> None:
-    """The protocol's split may constrain the number of clients (the power law's label groups)."""
-    multiple = protocols.get_protocol(protocol).clients_multiple_of
+    """The protocol's split constrains the number of clients: at most ``max_clients`` (what the
+    data can give without an empty client or a duplicated sample) and, for the power law, a
+    multiple of its label groups."""
+    found = protocols.get_protocol(protocol)
+    multiple, most = found.clients_multiple_of, found.max_clients
+    if num_clients > most:
+        allowed = f"{max(2, multiple)}..{most}" + (f", a multiple of {multiple}"
+                                                   if multiple > 1 else "")
+        raise ValueError(
+            f"federation.num_clients={num_clients}: protocol {protocol} can take at most "
+            f"{most} clients ({found.max_clients_reason}); allowed: {allowed}"
+        )
     if num_clients % multiple:
         raise ValueError(
             f"federation.num_clients={num_clients}: protocol {protocol} splits the data by a "

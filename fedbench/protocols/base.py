@@ -140,6 +140,11 @@ class Protocol:
     # the split's constraint on federation.num_clients (the power law: one group per label),
     # checked with the config, before any job starts
     clients_multiple_of: int = 1
+    # the most clients the split can take without an empty client, a duplicated sample or a
+    # sample of another label (derived from the data's size and per-label counts), and why;
+    # also checked with the config, before any job starts
+    max_clients: int = 1_000_000
+    max_clients_reason: str = "a bound on memory"
     # published target test accuracy per model (``federation.stop_at_target`` ends a run there)
     targets: Mapping[str, float] = field(default_factory=dict)
 

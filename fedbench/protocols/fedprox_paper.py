@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fedbench.data import partitioners
+from fedbench.data import mnist, partitioners
 from fedbench.protocols.base import Preprocess, Protocol, ProtocolDocs, PublishedClaim
 
 SYNTHETIC_NAMES = ("synthetic-iid", "synthetic-0-0", "synthetic-0.5-0.5", "synthetic-1-1")
@@ -73,6 +73,10 @@ def fit_standardise(pool: np.ndarray) -> Preprocess:
     return standardise
 
 
+_ALL_LABEL_COUNTS = tuple(a + b for a, b in zip(mnist.TRAIN_LABEL_COUNTS, mnist.TEST_LABEL_COUNTS,
+                                                 strict=True))
+
+
 def _power_law(labels, clients, seed):
     return partitioners.power_law(labels, clients, seed)
 
@@ -89,6 +93,10 @@ PROTOCOLS = (
         straggler_rule="fixed-count",
         evaluation="federated",
         clients_multiple_of=10,  # the power law: one group of clients per MNIST label
+        max_clients=partitioners.power_law_max_clients(_ALL_LABEL_COUNTS),
+        max_clients_reason=f"the power law gives each device 5 images of each of its 2 "
+        f"labels, and the 70,000 MNIST images have {min(_ALL_LABEL_COUNTS):,} of the rarest "
+        "label",
         docs=ProtocolDocs(
             title="Li et al. 2020 (FedProx paper), MNIST",
             source="Li et al., Federated Optimization in Heterogeneous Networks (MLSys 2020), "

@@ -7,7 +7,7 @@ published values are Flower's README figure read off at round 100.
 
 from __future__ import annotations
 
-from fedbench.data import partitioners
+from fedbench.data import mnist, partitioners
 from fedbench.protocols.base import (
     Protocol,
     ProtocolDocs,
@@ -37,6 +37,10 @@ PROTOCOLS = (
         straggler_rule="bernoulli",
         evaluation="centralized",
         clients_multiple_of=10,  # the power law: one group of clients per MNIST label
+        max_clients=partitioners.power_law_max_clients(mnist.TRAIN_LABEL_COUNTS),
+        max_clients_reason=f"the power law gives each client 5 images of each of its 2 labels, "
+        f"and the 60,000 MNIST train images have {min(mnist.TRAIN_LABEL_COUNTS):,} of the "
+        "rarest label",
         docs=ProtocolDocs(
             title="Flower Baselines, FedProx on MNIST",
             source="Flower baselines/fedprox (MNIST): PROTOCOLS.md section 1",

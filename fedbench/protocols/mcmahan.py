@@ -9,11 +9,12 @@ published metric is the number of rounds to reach a target test accuracy (97 % f
 
 from __future__ import annotations
 
-from fedbench.data import partitioners
+from fedbench.data import mnist, partitioners
 from fedbench.protocols.base import Protocol, ProtocolDocs, PublishedRounds, flower_normalise
 
 # Target test accuracy of each model (McMahan et al. 2017, section 3).
 TARGETS = {"2nn": 0.97, "cnn": 0.99}
+TRAIN_IMAGES = sum(mnist.TRAIN_LABEL_COUNTS)  # 60,000
 
 
 def _iid(labels, clients, seed):
@@ -69,6 +70,9 @@ PROTOCOLS = (
     Protocol(
         name="mcmahan-iid",
         split=_iid,
+        max_clients=TRAIN_IMAGES,
+        max_clients_reason=f"the IID split gives each client at least one of the "
+        f"{TRAIN_IMAGES:,} MNIST train images",
         docs=_docs("McMahan et al. 2017, MNIST IID", "IID", "IID: 600 random samples each",
                    "iid"),
         **_COMMON,
@@ -76,6 +80,9 @@ PROTOCOLS = (
     Protocol(
         name="mcmahan-noniid",
         split=_label_shards,
+        max_clients=partitioners.label_shards_max_clients(TRAIN_IMAGES, 2),
+        max_clients_reason=f"the split deals 2 label-sorted shards of at least one image to "
+        f"each client, from the {TRAIN_IMAGES:,} MNIST train images",
         docs=_docs("McMahan et al. 2017, MNIST pathological non-IID", "non-IID",
                    "pathological non-IID: 200 label-sorted shards of 300, two per client",
                    "noniid"),

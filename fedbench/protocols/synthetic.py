@@ -10,6 +10,8 @@ from __future__ import annotations
 from fedbench.protocols.base import Protocol, ProtocolDocs
 from fedbench.protocols.fedprox_paper import DOCS_CLAIM, DOCS_PAPER_DIFFERENCES, SYNTHETIC_NAMES
 
+MAX_DEVICES = 1000  # the paper has 30
+
 
 def _synthetic(name: str, alpha: float, beta: float, iid: bool) -> Protocol:
     label = "IID" if iid else f"({alpha:g}, {beta:g})"
@@ -24,6 +26,9 @@ def _synthetic(name: str, alpha: float, beta: float, iid: bool) -> Protocol:
         straggler_rule="fixed-count",
         evaluation="federated",
         synthetic=(alpha, beta, iid),
+        max_clients=MAX_DEVICES,
+        max_clients_reason="Synthetic(α, β) is generated in memory, int(lognormal(4, 2)) + 50 "
+        "samples of 60 features per device (about 450 on average): bounded to keep memory sane",
         docs=ProtocolDocs(
             title="Li et al. 2020, Synthetic" + (" IID" if iid else f"({alpha:g},{beta:g})"),
             source="Li et al. (MLSys 2020), Synthetic datasets, "
