@@ -5,7 +5,7 @@ heavy imports (torch, flwr, pandas) happen inside ``execute`` so that
 ``fedbench --help`` and argument errors are instant.
 """
 
-NAMES = ("run", "data", "aggregate", "report", "check", "expected", "targets")
+NAMES = ("run", "data", "aggregate", "report", "check", "expected", "targets", "init")
 
 
 def add_run_dir_options(p, name_help: str) -> None:
