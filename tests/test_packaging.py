@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,3 +57,82 @@ def test_flower_apps_are_declared_for_flwr_run() -> None:
     from fedbench.apps.server_app import app as server_app
 
     assert isinstance(client_app, ClientApp) and isinstance(server_app, ServerApp)
+
+
+def _source_tree(dest: Path) -> Path:
+    """The files a `pip install .` builds from (the repository itself is left untouched: an
+    in-tree build writes build/ and *.egg-info there)."""
+    import shutil
+
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, dest / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "configs", dest / "configs", ignore=ignore)
+    shutil.copytree(REPO / "fedbench", dest / "fedbench", symlinks=True, ignore=ignore)
+    return dest
+
+
+@pytest.mark.slow
+def test_pip_install_gives_a_tool_that_runs_outside_the_checkout(tmp_path: Path,
+                                                                  mnist_root: Path) -> None:
+    """A real, non-editable install: the wheel `pip install .` builds, into a fresh venv whose
+    dependencies are this environment's (linked by a .pth file rather than installed again),
+    then `fedbench run` and `fedbench init` in a directory outside the repository."""
+    import subprocess
+    import sys
+    import sysconfig
+    import zipfile
+
+    (tmp_path / "src").mkdir()
+    src = _source_tree(tmp_path / "src")
+    wheels = tmp_path / "wheels"
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(wheels), str(src)], check=True)
+    wheel = next(wheels.glob("fedbench-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for shipped in ("fedbench/configs/default.yaml", "fedbench/configs/quick.yaml",
+                    "fedbench/configs/expected/ci.csv"):
+        assert shipped in names
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; "
+                           "print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "zz_fedbench_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([*pip, "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+                   check=True)
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    where = subprocess.run([str(python), "-c", "import fedbench; print(fedbench.__file__)"],
+                           cwd=outside, env=env, capture_output=True, text=True, check=True)
+    assert where.stdout.startswith(str(venv))  # the installed copy, not the checkout
+
+    fedbench = str(venv / "bin" / "fedbench")
+    run = subprocess.run(
+        [fedbench, "run", "--out", "run", "--quiet", "--seed", "1",
+         "--mnist-dir", str(mnist_root / "MNIST" / "raw"),
+         "--set", "federation.rounds=2", "--set", "federation.num_clients=20",
+         "--set", "federation.clients_per_round=5", "--set", "training.local_epochs=1"],
+        cwd=outside, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    payload = json.loads((outside / "run" / "run.json").read_text())
+    assert payload["status"] == "ok" and payload["config"]["federation"]["rounds"] == 2
+    assert payload["config"]["name"] == "fedprox-mnist"  # the shipped default.yaml
+
+    init = subprocess.run([fedbench, "init", "project"], cwd=outside, env=env,
+                          capture_output=True, text=True)
+    assert init.returncode == 0, init.stderr
+    assert (outside / "project" / "configs" / "quick.yaml").read_text() == (
+        REPO / "configs" / "quick.yaml").read_text()
+    again = subprocess.run([fedbench, "init", "project"], cwd=outside, env=env,
+                           capture_output=True, text=True)
+    assert again.returncode == 0  # identical files: nothing to refuse
+    (outside / "project" / "configs" / "quick.yaml").write_text("name: mine\n")
+    clash = subprocess.run([fedbench, "init", "project"], cwd=outside, env=env,
+                           capture_output=True, text=True)
+    assert clash.returncode == 2 and "quick.yaml" in clash.stderr and "--force" in clash.stderr
