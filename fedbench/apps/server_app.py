@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from fedbench.algorithms.base import RoundLog
 from fedbench.apps import checkpoint, results
 from fedbench.apps.evaluation import evaluate_global
 from fedbench.apps.federation import cached_federated
+from fedbench.apps.progress import Progress
 from fedbench.config import RunConfig, load_experiment
 from fedbench.fl.models import build_model
 from fedbench.fl.wire import TrainInstruction
@@ -77,19 +77,6 @@ def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
     )
 
 
-def _progress_printer(total: int) -> Callable[[int, float, float, float], None]:
-    def show(rnd: int, acc: float, loss: float, elapsed: float) -> None:
-        eta = elapsed / rnd * (total - rnd) if rnd else float("nan")
-        eta_text = f"{eta:5.1f}s" if rnd else "  -  "
-        print(
-            f"round {rnd:4d}/{total}  test_acc {acc:.4f}  test_loss {loss:.4f}  ETA {eta_text}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    return show
-
-
 def serve(
     grid: Grid,
     cfg: RunConfig,
@@ -108,7 +95,7 @@ def serve(
     model = build_model(cfg.training.model, cfg.seed, protocol.input_dim).to(cfg.runtime.device)
     initial = ArrayRecord({k: v.detach().cpu() for k, v in model.state_dict().items()})
     strategy = make_strategy(cfg, fail_prob)
-    show = None if quiet else _progress_printer(cfg.federation.rounds)
+    show = None if quiet else Progress(cfg.federation.rounds)
     evals: dict[int, tuple[float, float, float]] = {}
     # training loss over every client's training data (federated evaluation only; else NaN)
     global_losses: dict[int, float] = {}
@@ -172,12 +159,11 @@ def serve(
     except Diverged as exc:
         status, diverged_round = "diverged", exc.server_round
         if show:
-            print(f"run diverged at round {exc.server_round}", file=sys.stderr, flush=True)
+            show.note(f"run diverged at round {exc.server_round}")
     except ReachedTarget as exc:
         stopped_at = exc.server_round
         if show:
-            print(f"target accuracy {target:.2%} reached at round {stopped_at}: run ends",
-                  file=sys.stderr, flush=True)
+            show.note(f"target accuracy {target:.2%} reached at round {stopped_at}: run ends")
 
     logs = {entry.round: entry for entry in strategy.log}
     rows = []
