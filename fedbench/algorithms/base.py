@@ -29,8 +29,9 @@ loss) is kept in ``self.log`` for the ServerApp to write out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
@@ -38,10 +39,21 @@ from flwr.serverapp import Grid
 from flwr.serverapp.exception import InconsistentMessageReplies
 from flwr.serverapp.strategy import Result
 from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
+from pydantic import BaseModel, ConfigDict
 
 from fedbench.fl import wire
 from fedbench.fl.aggregation import average_arrays, average_metrics
 from fedbench.fl.sampling import plan_round
+
+
+class Hyperparameters(BaseModel):
+    """An algorithm's own hyperparameters (server learning rate, momentum, ...), with their
+    defaults and allowed ranges; a config's ``params`` are validated against them.
+
+    Strict like the config: ``server_lr: "0.1"`` or ``.inf`` is a mistake, not a value.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,8 @@ class Algorithm:
     docs: AlgorithmDocs
     # the algorithm every other one is compared with, pair by pair (one in the registry)
     baseline: bool = False
+    # its own hyperparameters (none: an empty model)
+    hyperparameters: type[Hyperparameters] = Hyperparameters
 
     @property
     def drop_stragglers(self) -> bool:
@@ -84,9 +98,13 @@ class Algorithm:
 
     def make_strategy(self, template: wire.TrainInstruction, *, per_round: int,
                       straggler_rate: float, straggler_rule: str, mu: float,
-                      fail_prob: float = 0.0) -> ReproducibleRounds:
+                      fail_prob: float = 0.0,
+                      params: Mapping[str, Any] | None = None) -> ReproducibleRounds:
+        """The strategy of one cell; ``params`` are checked against ``hyperparameters``
+        (pydantic's ValidationError names a bad key and its allowed range)."""
         return self.strategy(template, per_round=per_round, straggler_rate=straggler_rate,
-                             straggler_rule=straggler_rule, mu=mu, fail_prob=fail_prob)
+                             straggler_rule=straggler_rule, mu=mu, fail_prob=fail_prob,
+                             params=self.hyperparameters.model_validate(dict(params or {})))
 
 
 @dataclass(frozen=True)
@@ -162,6 +180,9 @@ class ReproducibleRounds:
                 base, partition_id=t.partition, epochs=t.epochs, straggler=t.straggler
             )
             content = RecordDict({self.arrayrecord_key: arrays, self.configrecord_key: cfg})
+            extra = self.client_records(t.partition)
+            if extra is not None:
+                content[wire.CORRECTION] = extra
             messages.append(
                 Message(
                     content,
@@ -260,7 +281,34 @@ class ReproducibleRounds:
         )
         if not kept:
             return None, None  # nothing to average: the global model stays as it is
-        return self._average(kept)
+        return self.aggregate_kept(server_round, kept)
+
+    # --- what an algorithm changes (defaults: FedAvg's weighted average, no state) -------------
+
+    def aggregate_kept(self, server_round: int,
+                       replies: list[Message]) -> tuple[ArrayRecord, MetricRecord]:
+        """The new global model from the round's kept replies, sorted by partition.
+
+        FedAvg's weighted average here; an algorithm with a server optimiser or its own
+        normalisation overrides it (calling Flower's ``aggregate_train`` of its strategy,
+        or ``self._average``).
+        """
+        return self._average(replies)
+
+    def client_records(self, partition: int) -> ArrayRecord | None:
+        """Extra arrays sent to one client with its instruction (``wire.CORRECTION``: a
+        term the client adds to every local gradient, SCAFFOLD's c − c_i), or None."""
+        return None
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The strategy's own state (server momentum, moments, control variates) as arrays,
+        saved in every checkpoint so that a resumed run equals an uninterrupted one."""
+        return {}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what ``state_arrays`` returned."""
+        if arrays:
+            raise ValueError(f"{type(self).__name__} has no state, got {sorted(arrays)}")
 
     def _average(self, replies: list[Message]) -> tuple[ArrayRecord, MetricRecord]:
         """Flower's ``FedAvg.aggregate_train`` on ``replies``, bit for bit, without ``np.load``.

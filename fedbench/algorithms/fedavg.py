@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from flwr.serverapp.strategy import FedAvg
 
-from fedbench.algorithms.base import Algorithm, AlgorithmDocs, ReproducibleRounds
+from fedbench.algorithms.base import (
+    Algorithm,
+    AlgorithmDocs,
+    Hyperparameters,
+    ReproducibleRounds,
+)
 from fedbench.fl import wire
 
 
@@ -23,7 +28,7 @@ class StragglerDroppingFedAvg(ReproducibleRounds, FedAvg):
 
     def __init__(self, template: wire.TrainInstruction, *, per_round: int,
                  straggler_rate: float, straggler_rule: str = "bernoulli", mu: float = 0.0,
-                 fail_prob: float = 0.0) -> None:
+                 fail_prob: float = 0.0, params: Hyperparameters | None = None) -> None:
         if mu:
             raise ValueError(f"FedAvg has no proximal term (got mu={mu})")
         FedAvg.__init__(

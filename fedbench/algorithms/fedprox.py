@@ -17,7 +17,12 @@ from dataclasses import replace
 
 from flwr.serverapp.strategy import FedProx
 
-from fedbench.algorithms.base import Algorithm, AlgorithmDocs, ReproducibleRounds
+from fedbench.algorithms.base import (
+    Algorithm,
+    AlgorithmDocs,
+    Hyperparameters,
+    ReproducibleRounds,
+)
 from fedbench.fl import wire
 
 
@@ -28,7 +33,7 @@ class PartialWorkFedProx(ReproducibleRounds, FedProx):
 
     def __init__(self, template: wire.TrainInstruction, *, per_round: int,
                  straggler_rate: float, mu: float, straggler_rule: str = "bernoulli",
-                 fail_prob: float = 0.0) -> None:
+                 fail_prob: float = 0.0, params: Hyperparameters | None = None) -> None:
         FedProx.__init__(
             self,
             fraction_train=1.0,

@@ -73,8 +73,13 @@ def global_params(arrays: ArrayRecord, device: str) -> dict[str, torch.Tensor]:
 # --- training ------------------------------------------------------------------------------------
 
 
-def local_update(ins: wire.TrainInstruction, params: dict[str, torch.Tensor]):
-    """Run one client's local training; returns (TrainResult, num_examples)."""
+def local_update(ins: wire.TrainInstruction, params: dict[str, torch.Tensor],
+                 correction: dict[str, torch.Tensor] | None = None):
+    """Run one client's local training; returns (TrainResult, num_examples).
+
+    ``correction``, when the server sends one (``wire.CORRECTION``), is added to every
+    step's gradient: the client's part of SCAFFOLD, whose server keeps the control variates.
+    """
     data = cached_federated(ins.data_root, ins.protocol, ins.num_clients, ins.seed, ins.device)
     x, y = data.client(ins.partition_id)
     sgd = LocalSGD(
@@ -82,6 +87,7 @@ def local_update(ins: wire.TrainInstruction, params: dict[str, torch.Tensor]):
         weight_decay=ins.weight_decay,
         batch_size=ins.batch_size or int(x.shape[0]),  # 0: the full local batch (B = ∞)
         mu=ins.proximal_mu,
+        correction=correction,
     )
     orders = epoch_orders(x.shape[0], ins.epochs, ins.seed, ins.server_round, ins.partition_id)
     params = {k: v.to(ins.device) for k, v in params.items()}
@@ -108,13 +114,18 @@ def train(msg: Message, context: Context) -> Message:
         metrics.update({wire.NUM_EXAMPLES: 0, wire.DROPPED: 1, wire.EPOCHS: 0})
         return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
     params = global_params(msg.content["arrays"], ins.device)
-    result, n = local_update(ins, params)
+    correction = None
+    if wire.CORRECTION in msg.content:
+        correction = {k: torch.from_numpy(wire.array_view(v).copy()).to(ins.device)
+                      for k, v in msg.content[wire.CORRECTION].items()}
+    result, n = local_update(ins, params, correction)
     metrics.update(
         {
             wire.NUM_EXAMPLES: n,
             wire.DROPPED: 0,
             wire.EPOCHS: ins.epochs,
             wire.TRAIN_LOSS: result.loss,
+            wire.STEPS: result.steps,
         }
     )
     arrays = to_arrayrecord(result.params)

@@ -28,6 +28,8 @@ class LocalSGD:
     weight_decay: float
     batch_size: int
     mu: float = 0.0
+    # a term added to every step's gradient, per parameter (SCAFFOLD's c − c_i); None: none
+    correction: dict[str, torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,9 @@ def _train_logreg_flat(
     grad = torch.empty_like(flat)
     gw, gb = grad[: k * d].view(k, d), grad[k * d :]
     pull = torch.cat([w_global.reshape(-1), b_global.reshape(-1)]) if mu else None
+    corr = (torch.cat([sgd.correction["fc.weight"].reshape(-1).to(dev, dt),
+                       sgd.correction["fc.bias"].reshape(-1).to(dev, dt)])
+            if sgd.correction is not None else None)
     idx = torch.from_numpy(np.concatenate(orders)).to(dev)
     onehot = torch.zeros(n_epochs * n, k, dtype=dt, device=dev)
     onehot.scatter_(1, y.index_select(0, idx).unsqueeze(1), 1.0)
@@ -146,6 +151,8 @@ def _train_logreg_flat(
             flat.mul_(keep_t).add_(grad, alpha=neg_lr)
             if mu:
                 flat.add_(pull, alpha=lr_mu)
+            if corr is not None:
+                flat.add_(corr, alpha=neg_lr)
     # the loss, as sum over steps of -sum(logp * onehot) per batch, in float64, in step order
     per_epoch = logp_all.mul_(onehot).view(n_epochs, n * k)
     parts = []
@@ -173,7 +180,7 @@ def train_module(
     model.load_state_dict(params)
     global_params = {k: v.detach().clone() for k, v in params.items()}
     named = list(model.named_parameters())
-    plain = sgd.weight_decay == 0 and not sgd.mu  # McMahan's plain SGD
+    plain = sgd.weight_decay == 0 and not sgd.mu and sgd.correction is None  # plain SGD
     bs = sgd.batch_size
     n = x.shape[0]
     loss_sum = 0.0
@@ -195,6 +202,8 @@ def train_module(
                     step = p.grad + sgd.weight_decay * p
                     if sgd.mu:
                         step = step + sgd.mu * (p - global_params[name])
+                    if sgd.correction is not None:
+                        step = step + sgd.correction[name]
                     p.add_(step, alpha=-sgd.lr)
             steps += 1
     seen = n * min(epochs, len(orders))

@@ -79,6 +79,10 @@ STRAGGLER = "straggler"
 DROPPED = "dropped"
 EPOCHS = "epochs"
 TRAIN_LOSS = "train-loss"
+STEPS = "local-steps"  # SGD steps the client ran (FedNova's τ_i, SCAFFOLD's K)
+# Key of the optional ArrayRecord sent with an instruction: a term added to every local
+# gradient step (SCAFFOLD's c − c_i), one array per model parameter.
+CORRECTION = "correction"
 
 
 # --- arrays on the wire: Array <-> numpy, with the bytes np.save writes ---------------------------
