@@ -248,9 +248,13 @@ def targets_report(tmp_path_factory) -> dict:
     assert main(["targets", "--name", "mc", "--out-dir", str(out), *map(str, runs)]) == 0
     reader = PdfReader(out / "report.pdf")
     text = "\n".join(page.extract_text() for page in reader.pages)
-    with (out / "targets.csv").open() as f:
+    with (out / "targets_summary.csv").open() as f:
         table = {(r["protocol"], r["model"]): r for r in csv.DictReader(f)}
-    return {"out": out, "text": text, "table": table, "runs": runs}
+    seeds: dict[tuple[str, str], list[dict]] = {}
+    with (out / "targets.csv").open() as f:  # one row per seed
+        for r in csv.DictReader(f):
+            seeds.setdefault((r["protocol"], r["model"]), []).append(r)
+    return {"out": out, "text": text, "table": table, "seeds": seeds, "runs": runs}
 
 
 @pytest.mark.parametrize("section", SECTIONS)
@@ -275,17 +279,25 @@ def test_targets_report_sets_rounds_beside_table_2(targets_report) -> None:
 
 def test_run_stopped_at_the_target_counts_as_reached_at_its_last_round(targets_report) -> None:
     table = targets_report["table"]
+    seeds = targets_report["seeds"]
     cnn = table[("mcmahan-iid", "cnn")]
     assert cnn["rounds"] == str(CAP)  # the cap, not the rounds the runs ran
-    assert cnn["rounds_to_target_per_seed"] == "18 22 25"
+    assert "rounds_to_target_per_seed" not in cnn  # one row per seed in targets.csv instead
+    assert [(r["seed"], r["rounds_to_target"], r["reached"], r["stopped"])
+            for r in seeds[("mcmahan-iid", "cnn")]] == [
+        (str(s), str(r), "True", "True") for s, r in sorted(STOPS.items())]
     assert (cnn["n_reached"], cnn["n_stopped"], cnn["rounds_to_target_median"]) == (
         "3", "3", "22.0")
     assert cnn["acc_at_cap_mean"] == ""  # no seed ran to round R
     assert float(cnn["best_acc_mean"]) == pytest.approx(0.991)
     two = table[("mcmahan-iid", "2nn")]  # one stopped run, one older run without the key
-    assert two["rounds_to_target_per_seed"] == "12 30" and two["n_stopped"] == "1"
+    assert [(r["rounds_to_target"], r["stopped"]) for r in seeds[("mcmahan-iid", "2nn")]] == [
+        ("12", "True"), ("30", "False")]
+    assert two["n_stopped"] == "1"
     noniid = table[("mcmahan-noniid", "cnn")]
     assert noniid["n_reached"] == "0" and float(noniid["acc_at_cap_mean"]) > 0.9
+    assert [(r["reached"], r["rounds_to_target"]) for r in seeds[("mcmahan-noniid", "cnn")]] == [
+        ("False", ""), ("False", "")]
     assert (targets_report["out"] / "provenance.json").is_file()
     assert not (targets_report["out"] / "targets.pdf").exists()
 

@@ -170,7 +170,7 @@ def test_paper_protocol_run_has_exactly_round_k_sf_stragglers(
     assert code == 0
     rows = _rows(out / "rounds.csv")
     assert [int(r["round"]) for r in rows] == [0, 1, 2, 3]
-    assert all(int(r["stragglers"]) == 3 for r in rows[1:])
+    assert all(int(r["n_stragglers"]) == 3 for r in rows[1:])
     assert all(int(r["dropped"]) == (3 if algorithm == "fedavg" else 0) for r in rows[1:])
     for r in rows:  # federated evaluation: the global training loss is there every round
         assert np.isfinite(float(r["global_train_loss"]))
@@ -191,7 +191,7 @@ def test_synthetic_protocol_runs_a_60_feature_logistic_regression(
                  "--algorithm", "fedprox", "--mu", "1", "--stragglers", "0.5"])
     assert code == 0
     rows = _rows(tmp_path / "s" / "rounds.csv")
-    assert all(int(r["stragglers"]) == 5 for r in rows[1:])
+    assert all(int(r["n_stragglers"]) == 5 for r in rows[1:])
     assert float(rows[-1]["global_train_loss"]) < float(rows[0]["global_train_loss"])
 
 

@@ -48,7 +48,7 @@ def test_outputs_have_one_row_per_round_and_a_resolved_config(
         "test_loss",
         "test_accuracy",
         "sampled",
-        "stragglers",
+        "n_stragglers",
         "dropped",
         "failed",
         "examples",
@@ -101,7 +101,7 @@ def test_fedprox_with_only_stragglers_still_learns(tiny_config: Path, tmp_path: 
     )
     rows = _rounds(tmp_path / "prox")
     assert rows[-1]["test_accuracy"] != rows[0]["test_accuracy"]
-    assert all(int(r["stragglers"]) == 5 and int(r["dropped"]) == 0 for r in rows[1:])
+    assert all(int(r["n_stragglers"]) == 5 and int(r["dropped"]) == 0 for r in rows[1:])
 
 
 def test_algorithms_of_one_seed_see_the_same_clients_and_stragglers(mnist_root: Path) -> None:

@@ -59,10 +59,13 @@ def test_targets_csv_keeps_batch_size_numeric_and_the_report_writes_infinity(tmp
              write_run(tmp_path / "new", batch=10, seed=0)]
     out = tmp_path / "out"
     assert main(["targets", "--name", "rd", "--out-dir", str(out), *map(str, runs)]) == 0
-    with (out / "targets.csv").open() as f:
+    with (out / "targets_summary.csv").open() as f:
         table = list(csv.DictReader(f))
     # B = ∞ is 0, and its row comes after every finite B, as in the papers' tables
     assert [(r["batch_size"], r["n_seeds"]) for r in table] == [("10", "1"), ("0", "3")]
+    with (out / "targets.csv").open() as f:  # one row per seed, in the same order
+        assert [(r["batch_size"], r["seed"]) for r in csv.DictReader(f)] == [
+            ("10", "0"), ("0", "0"), ("0", "1"), ("0", "2")]
     with (out / "targets_rounds.csv").open() as f:
         assert {r["batch_size"] for r in csv.DictReader(f)} == {"0", "10"}
     text = "\n".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)

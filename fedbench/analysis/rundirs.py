@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from fedbench.algorithms import label
-from fedbench.apps.results import OPTIONAL_ROUND_COLUMNS, ROUND_COLUMNS
+from fedbench.apps.results import OPTIONAL_ROUND_COLUMNS, RENAMED_ROUND_COLUMNS, ROUND_COLUMNS
 from fedbench.config import FULL_BATCH
 from fedbench.errors import UsageError
 from fedbench.protocols import names
@@ -48,7 +48,7 @@ RUN_FILE = "run.json"
 ROUNDS_FILE = "rounds.csv"
 STATUSES = ("ok", "diverged")
 # rounds.csv columns that hold whole numbers >= 0 (counts), and those that may be NaN (absent)
-COUNT_COLUMNS = ("round", "sampled", "stragglers", "dropped", "failed", "examples")
+COUNT_COLUMNS = ("round", "sampled", "n_stragglers", "dropped", "failed", "examples")
 MAY_BE_NAN = ("train_loss", "global_train_loss")
 # the last of the cell path's directories: <algorithm>-mu<mu>-sf<stragglers>/seed<seed>
 _VARIANT_DIR = re.compile(r"(?P<algorithm>[A-Za-z0-9_]+)-mu(?P<mu>[^/]+)-sf(?P<stragglers>[^/]+)")
@@ -98,6 +98,8 @@ def read_rounds_csv(path: Path) -> pd.DataFrame:
         raise UsageError(f"{path}: empty file, expected a header and one row per round") from None
     except pd.errors.ParserError as exc:
         raise UsageError(f"{path}: malformed CSV ({shorten(exc)})") from None
+    frame = frame.rename(columns={old: new for old, new in RENAMED_ROUND_COLUMNS.items()
+                                  if new not in frame.columns})  # files written before
     for column in OPTIONAL_ROUND_COLUMNS:  # files written before the column existed
         if column not in frame.columns:
             frame[column] = math.nan
@@ -123,6 +125,7 @@ def read_rounds_csv(path: Path) -> pd.DataFrame:
             line = int(bad.to_numpy().nonzero()[0][0]) + 2
             raise UsageError(f"{path}: line {line}: column '{column}' must be a whole number "
                              f">= 0 (got {values[bad].iloc[0]!r})")
+        frame[column] = values.astype("int64")  # counts stay integers in every table after
     rounds = frame["round"]
     if rounds.duplicated().any():
         dup = int(rounds[rounds.duplicated()].iloc[0])

@@ -50,11 +50,9 @@ CELL_KEYS = ("protocol", "algorithm", "mu", "stragglers")
 RUN_KEYS = (*CELL_KEYS, "seed")
 LAST_K = 10
 
-# In the tidy table "stragglers" is the cell's straggler *rate* (as in summary.csv);
-# the per-round *count* of stragglers, "stragglers" in a run's rounds.csv, is renamed.
-ROUND_RENAMES = {"stragglers": "n_stragglers"}
-TIDY_ROUND_COLUMNS = tuple(ROUND_RENAMES.get(c, c) for c in ROUND_COLUMNS)
-TIDY_COLUMNS = ("name", *RUN_KEYS, "variant", "status", *TIDY_ROUND_COLUMNS)
+# One meaning per column name in every file: "stragglers" is the cell's straggler *rate* (the
+# config's, as in summary.csv); the per-round *count* is "n_stragglers" (a run's rounds.csv).
+TIDY_COLUMNS = ("name", *RUN_KEYS, "variant", "status", *ROUND_COLUMNS)
 SUMMARY_COLUMNS = (
     "name", *CELL_KEYS, "variant", "status", "n_seeds", "n_ok", "n_diverged", "rounds",
     "final_acc_mean", "final_acc_std", "last10_acc_mean", "last10_acc_std",
@@ -92,7 +90,7 @@ def load_runs(run_dirs: Iterable[str | Path]) -> tuple[pd.DataFrame, pd.DataFram
                 f"{record['stopped_at_target']} of {record['rounds']} "
                 "(federation.stop_at_target); a summary needs every round: read it with "
                 "`fedbench targets`")
-        frame = run.rounds.rename(columns=ROUND_RENAMES)
+        frame = run.rounds
         frame = frame.assign(**{c: record[c] for c in ("name", *RUN_KEYS, "variant", "status")})
         records.append(record)
         frames.append(frame)

@@ -19,8 +19,14 @@ Runs are read by ``fedbench.analysis.rundirs`` (the reader of ``fedbench aggrega
 same checks), but keyed by setting: a grid with a settings axis has several runs per
 (protocol, algorithm, mu, stragglers, seed).
 
-targets.csv, one row per (protocol, model, E, B, lr); B is a number, 0 for B = ∞ (the full
-local batch, ``FULL_BATCH``), so the column stays numeric:
+Two tidy tables, B a number in both (0 for B = ∞, the full local batch, ``FULL_BATCH``):
+
+targets.csv, one row per run (setting and seed; ``SEED_COLUMNS``): ``rounds`` (the cap R),
+``seed``, ``status``, ``reached`` (true/false), ``rounds_to_target`` (a whole round; blank when
+not reached) and ``stopped`` (the run ended there, ``federation.stop_at_target``).
+
+targets_summary.csv, one row per (protocol, model, E, B, lr) (``TARGET_COLUMNS`` less the
+per-seed text, which only the report's table shows):
 
 - ``rounds``: the configured number of rounds R (the cap when runs stop at the target);
 - ``n_seeds``, ``n_reached``, ``n_stopped`` (ended early at the target), ``n_diverged``;
@@ -55,7 +61,8 @@ from fedbench.io import atomic_write_text
 from fedbench.protocols import registry
 from fedbench.protocols.base import published_rounds
 
-TARGETS_FILE = "targets.csv"
+TARGETS_FILE = "targets.csv"  # one row per seed
+SUMMARY_FILE = "targets_summary.csv"  # one row per setting
 CURVES_FILE = "targets_rounds.csv"
 PROVENANCE_FILE = "provenance.json"
 TARGET_COLUMNS = (
@@ -65,6 +72,9 @@ TARGET_COLUMNS = (
     "published_mcmahan", "published_flower",
 )
 SETTING_KEYS = ("protocol", "model", "local_epochs", "batch_size", "lr")
+SEED_COLUMNS = (*SETTING_KEYS, "target", "rounds", "seed", "status", "reached",
+                "rounds_to_target", "stopped")
+PER_SEED_TEXT = "rounds_to_target_per_seed"  # the report's column; targets.csv has the rows
 # a run's identity: its setting, its cell and its seed
 RUN_IDENTITY = (*SETTING_KEYS, "algorithm", "mu", "stragglers", "seed")
 DIVERGED_MARK = "†"
@@ -199,15 +209,37 @@ def targets_table(runs_df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def per_seed_table(runs_df: pd.DataFrame) -> pd.DataFrame:
+    """targets.csv: one row per run, in table order (setting, then seed); see SEED_COLUMNS."""
+    frame = pd.DataFrame({
+        **{k: runs_df[k] for k in SETTING_KEYS},
+        "target": runs_df["target"].astype(float), "rounds": runs_df["rounds"].astype(int),
+        "seed": runs_df["seed"].astype(int), "status": runs_df["status"],
+        "reached": runs_df["rounds_to_target"].notna(),
+        "rounds_to_target": runs_df["rounds_to_target"].astype("Int64"),
+        "stopped": (runs_df["stopped_at_target"].notna() if "stopped_at_target" in runs_df
+                    else False),
+    }, columns=list(SEED_COLUMNS))
+    frame["local_epochs"] = frame["local_epochs"].astype(int)
+    frame["batch_size"] = frame["batch_size"].astype(int)
+    order = sorted(range(len(frame)), key=lambda i: (
+        _setting_order(frame.iloc[i].to_dict()), int(frame["seed"].iloc[i])))
+    return frame.iloc[order].reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- files
 
 
 def write_target_tables(out_dir: str | Path, data: TargetRuns, table: pd.DataFrame,
                         prov: dict[str, Any]) -> list[Path]:
-    """OUT/targets.csv, OUT/targets_rounds.csv and OUT/provenance.json (atomically)."""
+    """OUT/targets.csv (per seed), OUT/targets_summary.csv (per setting),
+    OUT/targets_rounds.csv and OUT/provenance.json (atomically)."""
     out = Path(out_dir)
-    paths = [out / TARGETS_FILE, out / CURVES_FILE, out / PROVENANCE_FILE]
-    atomic_write_text(paths[0], table.to_csv(index=False, lineterminator="\n"))
-    atomic_write_text(paths[1], data.curves.to_csv(index=False, lineterminator="\n"))
-    write_json(paths[2], prov)
+    paths = [out / TARGETS_FILE, out / SUMMARY_FILE, out / CURVES_FILE, out / PROVENANCE_FILE]
+    atomic_write_text(paths[0], per_seed_table(data.runs).to_csv(index=False,
+                                                                  lineterminator="\n"))
+    atomic_write_text(paths[1], table.drop(columns=[PER_SEED_TEXT]).to_csv(
+        index=False, lineterminator="\n"))
+    atomic_write_text(paths[2], data.curves.to_csv(index=False, lineterminator="\n"))
+    write_json(paths[3], prov)
     return paths

@@ -22,7 +22,8 @@ ROUND_COLUMNS = (
     "test_loss",
     "test_accuracy",
     "sampled",
-    "stragglers",
+    "n_stragglers",  # how many of the round's clients straggled (a count; the cell's rate is
+    # the config's `stragglers`)
     "dropped",
     "failed",
     "examples",
@@ -33,6 +34,8 @@ ROUND_COLUMNS = (
 # Columns added after results were first written: older rounds.csv files lack them
 # (aggregation fills them with NaN).
 OPTIONAL_ROUND_COLUMNS = ("global_train_loss",)
+# Columns renamed since: older rounds.csv files have the old name (their readers rename it).
+RENAMED_ROUND_COLUMNS = {"stragglers": "n_stragglers"}
 TIMING_COLUMNS = ("seconds",)
 
 

@@ -180,7 +180,7 @@ def serve(
         if entry is not None:
             row.update(
                 sampled=entry.sampled,
-                stragglers=entry.stragglers,
+                n_stragglers=entry.stragglers,
                 dropped=entry.dropped,
                 failed=entry.failed,
                 examples=entry.examples,
@@ -188,7 +188,8 @@ def serve(
             )
         else:
             row.update(
-                sampled=0, stragglers=0, dropped=0, failed=0, examples=0, train_loss=float("nan")
+                sampled=0, n_stragglers=0, dropped=0, failed=0, examples=0,
+                train_loss=float("nan"),
             )
         rows.append(row)
     out.mkdir(parents=True, exist_ok=True)

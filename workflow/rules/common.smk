@@ -215,7 +215,8 @@ EXTRA_FIGURES = extra_figure_names(EXPERIMENT.protocols())
 def report_files(name=NAME):
     base = f"{REPORTS}/{name}"
     if SETTING_AXIS:  # rounds to target per setting (fedbench targets), not the FedProx report
-        return [f"{base}/targets.csv", f"{base}/targets_rounds.csv", f"{base}/provenance.json",
+        return [f"{base}/targets.csv", f"{base}/targets_summary.csv",
+                f"{base}/targets_rounds.csv", f"{base}/provenance.json",
                 f"{base}/figures/target_curves.png", f"{base}/figures/target_curves.pdf",
                 f"{base}/report.pdf"]
     extra = [f"{base}/figures/{fig}.{fmt}" for fig in EXTRA_FIGURES for fmt in ("png", "pdf")]

@@ -23,8 +23,14 @@ rule targets:
         runs=cell_files("run.json"),
         config=f"{RESULTS}/{{name}}/config.yaml",
     output:
-        table=report(
+        seeds=report(
             f"{REPORTS}/{{name}}/targets.csv",
+            caption="../report/targets_seeds.rst",
+            category="Tables",
+            labels={"table": "rounds to target per seed"},
+        ),
+        table=report(
+            f"{REPORTS}/{{name}}/targets_summary.csv",
             caption="../report/targets_table.rst",
             category="Tables",
             labels={"table": "rounds to target per setting"},
