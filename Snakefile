@@ -29,6 +29,12 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/check.smk"
+include: "workflow/rules/messages.smk"
+
+
+# The last line of a successful run names the report it wrote (workflow/rules/messages.smk).
+onsuccess:
+    announce_report()
 
 
 rule all:

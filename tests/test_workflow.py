@@ -307,6 +307,8 @@ def test_tiny_grid_runs_end_to_end(tiny_workflow) -> None:
     ]
     assert all(r["name"] == "tiny" and int(r["n_seeds"]) == 1 for r in rows)
     assert (reports / "report.pdf").read_bytes().startswith(b"%PDF")
+    # the onsuccess handler's last word names the report this run wrote
+    assert "fedbench: wrote the report reports/tiny/report.pdf" in first.stderr
     for figure in ("curves", "final_accuracy"):
         for ext in ("png", "pdf"):
             assert (reports / "figures" / f"{figure}.{ext}").stat().st_size > 0
