@@ -22,15 +22,21 @@ def _pins(requirements: list[str]) -> dict[str, str]:
     return pins
 
 
+def _requirements(project: dict) -> list[str]:
+    """The dependencies and every extra's (dev, progress, ...)."""
+    return project["dependencies"] + sum(project["optional-dependencies"].values(), [])
+
+
 def test_every_dependency_is_pinned_exactly() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    reqs = _requirements(project)
     assert len(_pins(reqs)) == len(reqs), "every requirement needs an exact == pin"
+    assert "snakemake-logger-plugin-rich" in _pins(project["optional-dependencies"]["progress"])
 
 
 def test_environment_yml_agrees_with_pyproject() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pyproject = _pins(project["dependencies"] + project["optional-dependencies"]["dev"])
+    pyproject = _pins(_requirements(project))
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     conda = _pins([r for r in pip_section if "==" in r])
