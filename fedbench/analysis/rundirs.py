@@ -46,7 +46,9 @@ from fedbench.protocols import names
 
 RUN_FILE = "run.json"
 ROUNDS_FILE = "rounds.csv"
-STATUSES = ("ok", "diverged")
+STATUSES = ("ok", "diverged", "failed")
+# statuses whose numbers are not a result: never averaged, counted in n_diverged
+LEFT_OUT = ("diverged", "failed")
 # rounds.csv columns that hold whole numbers >= 0 (counts), and those that may be NaN (absent)
 COUNT_COLUMNS = ("round", "sampled", "n_stragglers", "dropped", "failed", "examples")
 MAY_BE_NAN = ("train_loss", "global_train_loss")
@@ -237,6 +239,9 @@ def run_record(run_dir: Path, payload: dict[str, Any], path: Path) -> dict[str, 
         "status": status,
         "diverged_round": _typed(payload, "diverged_round", path, "int", minimum=0,
                                  nullable=True) if "diverged_round" in payload else None,
+        # status failed: why (no update applied, or most client calls failed)
+        "failure_reason": _typed(payload, "failure_reason", path, "text", nullable=True)
+        if "failure_reason" in payload else None,
         "rounds": _typed(payload, "config.federation.rounds", path, "int", minimum=1),
         "num_clients": _typed(payload, "config.federation.num_clients", path, "int", minimum=1),
         "clients_per_round": _typed(payload, "config.federation.clients_per_round", path, "int",
@@ -367,9 +372,9 @@ def _read_checked(run_dir: Path) -> RunDir:
     if record["status"] == "diverged" and diverged_at is not None and last != diverged_at:
         raise UsageError(f"{csv_path}: ends at round {last} but {json_path} says the run "
                          f"diverged at round {diverged_at}")
-    if record["status"] == "ok" and stopped is None and last != cap:
+    if record["status"] in ("ok", "failed") and stopped is None and last != cap:
         raise UsageError(f"{csv_path}: ends at round {last} but {json_path} says the run "
-                         f"finished ok with {cap} rounds (incomplete file?)")
+                         f"finished {record['status']} with {cap} rounds (incomplete file?)")
     return RunDir(run_dir, record, frame)
 
 

@@ -17,6 +17,12 @@ Conventions that the report, the figures and ``fedbench check`` rely on:
 - Diverged runs are never averaged: they are counted in ``n_diverged`` and left
   out of every mean, std and pair. A cell whose seeds all diverged gets
   status ``diverged`` and NaN statistics instead of an error.
+- Failed runs (``failed``: no update was ever applied, or more than half of the client
+  calls failed; ``fedbench.apps.server_app.failure``) are treated exactly as diverged
+  ones: counted in ``n_diverged`` (the column counts every seed left out, so that
+  summary.csv keeps its columns), left out of every statistic; a cell whose seeds were
+  all left out and not all diverged gets status ``failed``. provenance.json counts
+  ``n_diverged`` and ``n_failed`` apart, with each failed run's reason.
 - Standard deviations are sample (ddof=1) standard deviations; with one seed
   they are NaN, not an error.
 - Paired comparison: each cell of another algorithm against the cell of the baseline
@@ -40,7 +46,7 @@ from typing import Any
 import pandas as pd
 
 from fedbench.algorithms import baseline, label, sort_key
-from fedbench.analysis.rundirs import VERSIONED, read_run_dirs
+from fedbench.analysis.rundirs import LEFT_OUT, VERSIONED, read_run_dirs
 from fedbench.analysis.statistics import mean_std, paired_t_interval
 from fedbench.apps.results import ROUND_COLUMNS, write_json
 from fedbench.errors import UsageError
@@ -145,8 +151,9 @@ def summarize(rounds_df: pd.DataFrame, runs_df: pd.DataFrame,
               name: str | None = None) -> pd.DataFrame:
     """One row per cell (protocol, algorithm, mu, stragglers): see SUMMARY_COLUMNS.
 
-    ``status`` is ``ok`` (no seed diverged), ``partial`` (some did; they are left
-    out of the statistics) or ``diverged`` (all did; statistics are NaN).
+    ``status`` is ``ok`` (no seed diverged or failed), ``partial`` (some did; they are left
+    out of the statistics), ``diverged`` (all diverged; statistics are NaN) or ``failed``
+    (all were left out, not all diverged).
     """
     metrics = per_run_metrics(rounds_df, runs_df)
     if name is None:
@@ -154,8 +161,10 @@ def summarize(rounds_df: pd.DataFrame, runs_df: pd.DataFrame,
     rows: list[dict[str, Any]] = []
     for cell, group in metrics.groupby(list(CELL_KEYS), sort=True):
         ok = group[group["status"] == "ok"]
-        n_div = int((group["status"] == "diverged").sum())
-        status = "ok" if n_div == 0 else ("diverged" if ok.empty else "partial")
+        n_div = int(group["status"].isin(LEFT_OUT).sum())  # diverged or failed
+        all_diverged = bool((group["status"] == "diverged").all())
+        status = ("ok" if n_div == 0 else "partial" if not ok.empty
+                  else "diverged" if all_diverged else "failed")
         row: dict[str, Any] = {"name": name, **dict(zip(CELL_KEYS, cell, strict=True))}
         row.update(variant=group["variant"].iloc[0], status=status, n_seeds=len(group),
                    n_ok=len(ok), n_diverged=n_div, rounds=int(group["rounds"].iloc[0]))
@@ -256,6 +265,7 @@ def provenance(runs_df: pd.DataFrame, name: str) -> dict[str, Any]:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "n_runs": len(runs_df),
         "n_diverged": int((runs_df["status"] == "diverged").sum()),
+        "n_failed": int((runs_df["status"] == "failed").sum()),
         "total_compute_seconds": round(float(runs_df["wall_seconds"].sum()), 3),
         "versions": {p: _unique(runs_df[f"{p}_version"]) for p in VERSIONED},
         "git_commits": _unique(runs_df["git_commit"]),
@@ -271,7 +281,8 @@ def provenance(runs_df: pd.DataFrame, name: str) -> dict[str, Any]:
         "runs": [
             {"run_dir": r.run_dir, "variant": r.variant, "stragglers": r.stragglers,
              "seed": r.seed, "status": r.status, "config_digest": r.config_digest,
-             "wall_seconds": r.wall_seconds}
+             "wall_seconds": r.wall_seconds,
+             **({"failure_reason": r.failure_reason} if r.status == "failed" else {})}
             for r in runs_df.itertuples()
         ],
     }

@@ -29,9 +29,11 @@ targets_summary.csv, one row per (protocol, model, E, B, lr) (``TARGET_COLUMNS``
 per-seed text, which only the report's table shows):
 
 - ``rounds``: the configured number of rounds R (the cap when runs stop at the target);
-- ``n_seeds``, ``n_reached``, ``n_stopped`` (ended early at the target), ``n_diverged``;
+- ``n_seeds``, ``n_reached``, ``n_stopped`` (ended early at the target), ``n_diverged`` (with
+  the failed runs: no update applied, or most client calls failed; never counted as reached);
 - ``rounds_to_target_median`` (blank: not reached by at least half the seeds) and
-  ``rounds_to_target_per_seed`` (seed order, ``-`` = not reached, ``†`` = diverged);
+  ``rounds_to_target_per_seed`` (seed order, ``-`` = not reached, ``†`` = diverged, ``‡`` =
+  failed);
 - ``best_acc_mean``: per seed the best test accuracy over the rounds it ran (rounds ≥ 1),
   mean over seeds; for a run that stopped at the target that is its accuracy there;
 - ``acc_at_cap_mean``: test accuracy at round R, mean over seeds; blank unless every seed
@@ -78,6 +80,7 @@ PER_SEED_TEXT = "rounds_to_target_per_seed"  # the report's column; targets.csv 
 # a run's identity: its setting, its cell and its seed
 RUN_IDENTITY = (*SETTING_KEYS, "algorithm", "mu", "stragglers", "seed")
 DIVERGED_MARK = "†"
+FAILED_MARK = "‡"
 
 
 def rounds_to_target(rounds: Sequence[int], accuracy: Sequence[float],
@@ -143,11 +146,14 @@ def read_target_runs(run_dirs: Iterable[str | Path]) -> TargetRuns:
         ran_to_cap = record["status"] == "ok" and stopped is None and len(at_cap) == 1
         reached = stopped if stopped is not None else rounds_to_target(
             frame["round"].tolist(), acc.tolist(), target)
+        if record["status"] == "failed":  # learned nothing it can be credited with
+            reached = None
         runs.append({**key, "seed": record["seed"], "status": record["status"], "rounds": cap,
                      "target": target, "rounds_to_target": reached,
                      "stopped_at_target": stopped, "last_round": int(frame["round"].iloc[-1]),
                      "stop_at_target": record["stop_at_target"],
-                     "best_acc": float(trained.max()) if trained.notna().any() else math.nan,
+                     "best_acc": float(trained.max()) if trained.notna().any()
+                     and record["status"] != "failed" else math.nan,
                      "acc_at_cap": float(at_cap.iloc[0]) if ran_to_cap else math.nan})
         curves.append(frame[["round", "test_accuracy"]].assign(**key, seed=record["seed"]))
         records.append(record)
@@ -184,7 +190,8 @@ def targets_table(runs_df: pd.DataFrame) -> pd.DataFrame:
         protocol, model, epochs, batch, lr = key
         group = group.sort_values("seed")
         per_seed = [None if v is None or v != v else int(v) for v in group["rounds_to_target"]]
-        diverged = (group["status"] == "diverged").tolist()
+        marks = [DIVERGED_MARK if s == "diverged" else FAILED_MARK if s == "failed" else ""
+                 for s in group["status"]]
         stopped = group.get("stopped_at_target", pd.Series([None] * len(group)))
         paper, reference = published_for(protocol, model, int(epochs), int(batch))
         rows.append({
@@ -192,11 +199,11 @@ def targets_table(runs_df: pd.DataFrame) -> pd.DataFrame:
             "batch_size": int(batch), "lr": float(lr),
             "target": float(group["target"].iloc[0]), "rounds": int(group["rounds"].max()),
             "n_seeds": len(group), "n_reached": sum(v is not None for v in per_seed),
-            "n_stopped": int(stopped.notna().sum()), "n_diverged": sum(diverged),
+            "n_stopped": int(stopped.notna().sum()), "n_diverged": sum(map(bool, marks)),
             "rounds_to_target_median": median_rounds(per_seed),
             "rounds_to_target_per_seed": " ".join(
-                ("-" if v is None else str(v)) + (DIVERGED_MARK if d else "")
-                for v, d in zip(per_seed, diverged, strict=True)),
+                ("-" if v is None else str(v)) + mark
+                for v, mark in zip(per_seed, marks, strict=True)),
             "best_acc_mean": float(group["best_acc"].mean()),
             "acc_at_cap_mean": mean_if_all(group["acc_at_cap"]),
             "published_mcmahan": paper,

@@ -52,6 +52,29 @@ def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
     template = TrainInstruction(
         data_root=cfg.data.root,
         protocol=cfg.protocol,
+def failure(log: list[RoundLog]) -> str | None:
+    """Why a run learned nothing it can be credited with, or None.
+
+    A run *failed* when no round applied an update (every reply of every round failed, or
+    was a dropped straggler: the model is still the initial one), or when more than half of
+    all client calls over the run failed (each sampled client of each round is one call),
+    so that what it learned comes from a minority of its clients. Its numbers are not a
+    result: aggregation counts it with the diverged runs and never averages it.
+    """
+    calls = sum(entry.sampled for entry in log)
+    failed = sum(entry.failed for entry in log)
+    applied = sum(entry.sampled - entry.failed - entry.dropped > 0 for entry in log)
+    if log and not applied:
+        dropped = sum(entry.dropped for entry in log)
+        return (f"no update was applied in any of its {len(log)} round(s): {failed} of "
+                f"{calls} client calls failed and {dropped} updates were dropped as "
+                "stragglers, so the model is still the initial one")
+    if failed * 2 > calls:
+        return (f"{failed} of {calls} client calls failed (more than half of all calls over "
+                "the run)")
+    return None
+
+
         num_clients=cfg.federation.num_clients,
         seed=cfg.seed,
         partition_id=-1,
@@ -175,6 +198,10 @@ def serve(
             "test_loss": loss,
             "test_accuracy": acc,
             "global_train_loss": global_losses.get(rnd, float("nan")),
+    reason = failure(strategy.log) if status == "ok" else None
+    if reason is not None:
+        status = "failed"
+        print(f"run failed: {reason}", file=sys.stderr, flush=True)
             "seconds": round(seconds, 6),
         }
         if entry is not None:
@@ -208,6 +235,8 @@ def serve(
             "test_loss": last["test_loss"],
         },
         "rounds_completed": last["round"],
+        # status failed: why (``failure``); aggregation never averages such a run
+        "failure_reason": reason,
         "resumed_from_round": resumed.server_round if resumed else None,
         "wall_seconds": round(time.time() - started, 3),
         "started_at": started_at,

@@ -144,6 +144,9 @@ def draw_curves(target: Target, rounds_df: pd.DataFrame,
             n_div = int((mine["status"] == "diverged").sum())
             if n_div:
                 notes.append(f"{label}: {n_div}/{len(mine)} seeds diverged (excluded)")
+            n_failed = int((mine["status"] == "failed").sum())
+            if n_failed:
+                notes.append(f"{label}: {n_failed}/{len(mine)} seeds failed (excluded)")
         for j, (metric, ylabel) in enumerate((("test_loss", "test loss (mean CE)"),
                                               ("test_accuracy", "test accuracy"))):
             ax = axes[i, j]
@@ -239,7 +242,7 @@ def _final_accuracy_panel(ax, summary_df: pd.DataFrame, variants, styles, protoc
                     color=st["color"], linestyle=st["linestyle"], marker=st["marker"],
                     markersize=5, capsize=3, linewidth=1.3, label=label)
         for xi, row in zip(x, rows.itertuples(index=False), strict=True):
-            if row.status == "diverged":
+            if row.status in ("diverged", "failed"):
                 ax.plot([xi], [0.02], marker="x", color=st["color"], markersize=7,
                         transform=ax.get_xaxis_transform(), clip_on=False)
     ax.set_xticks(levels, [f"{s:.0%}" for s in levels])
@@ -249,6 +252,8 @@ def _final_accuracy_panel(ax, summary_df: pd.DataFrame, variants, styles, protoc
     title = "Final accuracy vs stragglers (mean ± 1 std over seeds"
     if (summary_df["status"] == "diverged").any():
         title += "; × = all seeds diverged"
+    if (summary_df["status"] == "failed").any():
+        title += "; × = all seeds diverged or failed"
     ax.set_title(f"{protocol}: last-10 accuracy" if protocol else title + ")")
 
 

@@ -34,11 +34,12 @@ def final_accuracy_rows(summary_df: pd.DataFrame) -> tuple[list[str], list[list[
     for row in summary_df.itertuples(index=False):
         published = published_value(row.protocol, row.algorithm, row.mu, row.stragglers)
         where = f"{row.protocol}, {rate(row.stragglers)}" if many else rate(row.stragglers)
-        diverged = row.status == "diverged"
+        diverged = row.status in ("diverged", "failed")  # every seed left out
+        none = f"all {row.status}"
         rows.append([
             where, row.variant, f"{int(row.n_ok)}/{int(row.n_seeds)}",
-            "all diverged" if diverged else pm(row.final_acc_mean, row.final_acc_std),
-            "all diverged" if diverged else pm(row.last10_acc_mean, row.last10_acc_std),
+            none if diverged else pm(row.final_acc_mean, row.final_acc_std),
+            none if diverged else pm(row.last10_acc_mean, row.last10_acc_std),
             "—" if diverged else pm(row.final_loss_mean, row.final_loss_std, 2),
             published.text() if published else "—",
         ])

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from fedbench.analysis.targets import DIVERGED_MARK
+from fedbench.analysis.targets import DIVERGED_MARK, FAILED_MARK
 from fedbench.protocols import registry
 from fedbench.report.layout import Document, join
 from fedbench.report.sections import GridReport, Section, TargetsReport
@@ -36,7 +36,22 @@ def grid_items(prov: dict[str, Any], summary_df: pd.DataFrame) -> list[str]:
     if n_div:
         items.append(f"Diverged runs. {n_div} run(s) stopped on a non-finite loss or weights; "
                      "they are counted in the tables and left out of every mean, band and pair.")
+    items += failed_items(prov.get("runs", []))
     return items
+
+
+def failed_items(runs: list[dict[str, Any]], mark: str = "") -> list[str]:
+    """One item on the failed runs (no update applied, or most client calls failed), with the
+    reason of each (at most five named); none when no run failed."""
+    failed = [r for r in runs if r.get("status") == "failed"]
+    if not failed:
+        return []
+    named = "; ".join(f"{r.get('run_dir', '?')}: {r.get('failure_reason') or 'no reason given'}"
+                      for r in failed[:5]) + ("; ..." if len(failed) > 5 else "")
+    return [f"Failed runs{f' (“{mark}”)' if mark else ''}. {len(failed)} run(s) learned nothing "
+            "that can be credited to the algorithm (no update was ever applied, or more than "
+            "half of all client calls failed): they are counted with the diverged runs "
+            "(n_diverged; Seeds ok) and left out of every mean, band and pair. " + named + "."]
 
 
 def targets_items(runs_df: pd.DataFrame, table: pd.DataFrame,
@@ -85,6 +100,7 @@ def targets_items(runs_df: pd.DataFrame, table: pd.DataFrame,
         items.append(f"Diverged runs. {n_div} run(s) stopped on a non-finite loss or weights "
                      f"(“{DIVERGED_MARK}”); they count as reached only if they reached the "
                      "target before diverging.")
+    items += failed_items(prov.get("runs", []), FAILED_MARK)
     return items
 
 

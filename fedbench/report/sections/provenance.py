@@ -41,7 +41,8 @@ def provenance_rows(prov: dict[str, Any], config: ExperimentConfig | None,
         ["run config digests", (digests[0] if len(digests) == 1 else
                                 f"{len(digests)} distinct, combined {prov.get('combined_digest')} "
                                 "(per run: provenance.json)")],
-        ["runs", f"{n_runs} ({n_div} diverged)"],
+        ["runs", f"{n_runs} ({n_div} diverged"
+                 + (f", {prov['n_failed']} failed)" if prov.get("n_failed") else ")")],
         ["runs started / finished", f"{prov.get('runs_started_at') or '?'} / "
                                     f"{prov.get('runs_finished_at') or '?'}"],
         ["aggregated (date)", str(prov.get("created_at", "?"))],

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from fedbench.analysis.targets import DIVERGED_MARK
+from fedbench.analysis.targets import DIVERGED_MARK, FAILED_MARK
 from fedbench.protocols import registry
 from fedbench.report.figures import batch_text, partition_label
 from fedbench.report.layout import MUTED, Document, columns
@@ -52,13 +52,16 @@ def _sources() -> tuple[str, str]:
     return "; ".join(tables) or "—", "; ".join(references) or "—"
 
 
-def table_legend() -> str:
+def table_legend(failed: bool = False) -> str:
+    """The table's legend; ``failed``: some run failed (its mark is explained)."""
     table_source, reference_source = _sources()
     return (
         "Reached: seeds that reached the target within R rounds. Rounds (median): per seed the "
         "first round r ≥ 1 whose test accuracy (10,000 MNIST test images) is at or above the "
         "target, median over seeds; “> R” when fewer than half of the seeds reach it. Per "
-        f"seed: in seed order, “-” not reached, “{DIVERGED_MARK}” diverged. McMahan T2: "
+        f"seed: in seed order, “-” not reached, “{DIVERGED_MARK}” diverged"
+        + (f", “{FAILED_MARK}” failed (never counted as reached)" if failed else "")
+        + ". McMahan T2: "
         f"{table_source}; CNN rows only (the 2NN rows are not transcribed). Flower: first "
         f"round at ≥ 99 % in {reference_source}. Best acc.: per seed the best test accuracy "
         "over the rounds it ran, mean over seeds. Acc. at R: test accuracy at round R, mean "
@@ -78,7 +81,8 @@ def add(doc: Document, report: TargetsReport) -> None:
         + (f" {stopped} of {len(runs)} runs stopped at the target; the others ran R "
            "rounds." if stopped else " Every run ran its R rounds."), size=8.5)
     doc.table(columns(header, rows, 7.5, ALIGN, wrap_titles=True), rows, size=7.5)
-    doc.paragraph(table_legend(), size=7.5, color=MUTED)
+    failed = bool((runs["status"] == "failed").any())
+    doc.paragraph(table_legend(failed), size=7.5, color=MUTED)
 
 
 SECTION = Section(HEADING, add)
