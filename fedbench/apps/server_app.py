@@ -33,6 +33,11 @@ from fedbench.fl.wire import TrainInstruction
 from fedbench.protocols import get_protocol
 
 
+# checkpoint arrays that are the strategy's state (server optimiser, control variates), not
+# the model's
+STRATEGY_PREFIX = "strategy/"
+
+
 class Diverged(RuntimeError):
     def __init__(self, server_round: int) -> None:
         super().__init__(f"non-finite loss or weights at round {server_round}")
@@ -47,11 +52,6 @@ class ReachedTarget(Exception):  # an outcome, not an error
         self.server_round = server_round
 
 
-def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
-    protocol = get_protocol(cfg.protocol)
-    template = TrainInstruction(
-        data_root=cfg.data.root,
-        protocol=cfg.protocol,
 def failure(log: list[RoundLog]) -> str | None:
     """Why a run learned nothing it can be credited with, or None.
 
@@ -75,6 +75,11 @@ def failure(log: list[RoundLog]) -> str | None:
     return None
 
 
+def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
+    protocol = get_protocol(cfg.protocol)
+    template = TrainInstruction(
+        data_root=cfg.data.root,
+        protocol=cfg.protocol,
         num_clients=cfg.federation.num_clients,
         seed=cfg.seed,
         partition_id=-1,
@@ -130,7 +135,11 @@ def serve(
     first_round = 1
     if resumed is not None:
         first_round = resumed.server_round + 1
-        initial = ArrayRecord({k: torch.from_numpy(v) for k, v in resumed.arrays.items()})
+        model_arrays = {k: v for k, v in resumed.arrays.items()
+                        if not k.startswith(STRATEGY_PREFIX)}
+        initial = ArrayRecord({k: torch.from_numpy(v) for k, v in model_arrays.items()})
+        strategy.load_state_arrays({k[len(STRATEGY_PREFIX):]: v for k, v in resumed.arrays.items()
+                                    if k.startswith(STRATEGY_PREFIX)})
         evals.update({int(r): tuple(v) for r, v in resumed.state["evals"].items()})
         global_losses.update(
             {int(r): float(v) for r, v in resumed.state.get("global_train_loss", {}).items()}
@@ -147,6 +156,7 @@ def serve(
                      "global_train_loss": {str(r): v for r, v in global_losses.items()},
                      "log": [asdict(entry) for entry in strategy.log]}
             arr = {k: v.numpy() for k, v in arrays.to_torch_state_dict().items()}
+            arr.update({STRATEGY_PREFIX + k: v for k, v in strategy.state_arrays().items()})
             checkpoint.save(
                 ckpt_path, cfg.digest(), checkpoint.Checkpoint(server_round, arr, state)
             )
@@ -188,6 +198,10 @@ def serve(
         if show:
             show.note(f"target accuracy {target:.2%} reached at round {stopped_at}: run ends")
 
+    reason = failure(strategy.log) if status == "ok" else None
+    if reason is not None:
+        status = "failed"
+        print(f"run failed: {reason}", file=sys.stderr, flush=True)
     logs = {entry.round: entry for entry in strategy.log}
     rows = []
     for rnd in sorted(evals):
@@ -198,10 +212,6 @@ def serve(
             "test_loss": loss,
             "test_accuracy": acc,
             "global_train_loss": global_losses.get(rnd, float("nan")),
-    reason = failure(strategy.log) if status == "ok" else None
-    if reason is not None:
-        status = "failed"
-        print(f"run failed: {reason}", file=sys.stderr, flush=True)
             "seconds": round(seconds, 6),
         }
         if entry is not None:
@@ -225,6 +235,8 @@ def serve(
     summary = {
         "status": status,
         "diverged_round": diverged_round,
+        # status failed: why (``failure``); aggregation never averages such a run
+        "failure_reason": reason,
         # federation.stop_at_target: the round whose accuracy reached the target (the last)
         "stopped_at_target": stopped_at,
         "config": cfg.model_dump(),
@@ -235,8 +247,6 @@ def serve(
             "test_loss": last["test_loss"],
         },
         "rounds_completed": last["round"],
-        # status failed: why (``failure``); aggregation never averages such a run
-        "failure_reason": reason,
         "resumed_from_round": resumed.server_round if resumed else None,
         "wall_seconds": round(time.time() - started, 3),
         "started_at": started_at,
