@@ -2,14 +2,19 @@
 
 Each subcommand lives in ``fedbench/commands/<name>.py``. User mistakes (bad
 config, missing data, malformed files) end with a short message naming the bad
-value and exit code 2, never a traceback.
+value and exit code 2, never a traceback; so do the machine's (a full disk, a
+read-only or unwritable directory: any ``OSError``, with its path and reason).
+SIGTERM is raised as an exception (``Terminated``) so that every cleanup runs
+(no temporary file is left behind), then the process ends by SIGTERM as before.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
+import signal
 import sys
 
 from fedbench import __version__
@@ -18,6 +23,23 @@ from fedbench.errors import UsageError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised wherever the process is (like KeyboardInterrupt for SIGINT), so that
+    ``finally`` blocks and ``fedbench.io``'s cleanup run before the process ends."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def os_error_text(exc: OSError) -> str:
+    """``PATH: reason`` of an OSError (its strerror; both paths of a rename)."""
+    reason = exc.strerror or str(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
 
 
 def plain(text: str | None) -> str | None:
@@ -71,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C at any point (the heavy imports included) ends quietly with 130, no traceback;
     # a run's outputs are written atomically, so an interrupted run leaves nothing that
     # looks complete (its checkpoint, if any, is resumed by the next run).
+    previous = _handle_sigterm()
     try:
         from fedbench.errors import ConfigError, DataError
 
@@ -81,9 +104,32 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigError, DataError, UsageError) as exc:
             print(f"fedbench: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except OSError as exc:  # the machine: a full disk, a read-only or unwritable path
+            print(f"fedbench: error: {os_error_text(exc)}", file=sys.stderr)
+            return EXIT_USAGE
     except KeyboardInterrupt:
         print("fedbench: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        # cleanup has run; end by SIGTERM itself, so that a parent sees what it sent
+        # (a shell reports 143)
+        print("fedbench: terminated", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return EXIT_TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _handle_sigterm() -> object:
+    """Install ``_raise_terminated`` for SIGTERM; the previous handler, or None where signals
+    cannot be handled (not the main thread)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread of the main interpreter
+        return None
+    return signal.SIG_DFL if previous is None else previous  # None: not set from Python
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import re
+import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -65,8 +66,8 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     """Where MNIST lives (or will be fetched to) and an optional user copy."""
 
-    root: str = "resources"
-    mnist_dir: str | None = None
+    root: str = Field("resources", min_length=1)  # "" would be the working directory
+    mnist_dir: str | None = Field(None, min_length=1)
 
 
 class FederationConfig(_Strict):
@@ -434,12 +435,37 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
 
 
 def _is_number_text(value: Any) -> bool:
-    """``"1e-3"``: what YAML 1.1 makes of a float written without a decimal point."""
+    """A number that YAML read as text: ``"0.5"`` (quoted) or ``1e-3`` (YAML 1.1 reads a float
+    without a decimal point as a string)."""
     try:
         float(value)
     except (TypeError, ValueError):
         return False
     return isinstance(value, str)
+
+
+def number_text_hint(value: str, integer: bool = False) -> str:
+    """What to write instead of a number that YAML read as text (``_is_number_text``)."""
+    if integer and re.fullmatch(r"\s*[-+]?[0-9]+[eE][-+]?[0-9]+\s*", value):
+        return f"YAML reads {value} as text: write the whole number in digits"
+    if re.fullmatch(r"\s*[-+]?[0-9]+[eE][-+]?[0-9]+\s*", value):
+        return (f"YAML reads {value} as text (an exponent without a decimal point): write it "
+                "with a decimal point, e.g. 1.0e-3")
+    return f"this is the text {shown(value)}, not a number: write the number without quotes"
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 2, 60, 60
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 4
+SHOWN_MAX = 100  # characters of a value echoed in a message
+
+
+def shown(value: Any) -> str:
+    """``repr`` of a value for a message, bounded (``SHOWN_MAX`` characters, a few items per
+    level, two levels): a config that expands to millions of values through YAML anchors and
+    aliases, or one huge string, is never echoed whole."""
+    text = _SHOWN.repr(value)
+    return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 3] + "..."
 
 
 def _format_errors(err: ValidationError, model: type[BaseModel]) -> str:
@@ -452,10 +478,12 @@ def _format_errors(err: ValidationError, model: type[BaseModel]) -> str:
             msg = "unknown key"
             hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         value = e.get("input")
-        if e["type"] == "float_type" and _is_number_text(value):
-            hint = f"; YAML reads {value} as text: write it with a decimal point (e.g. 1.0e-3)"
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        lines.append(f"  {key}: {msg}{shown}{hint}")
+        if e["type"] in ("float_type", "int_type") and _is_number_text(value):
+            hint = f"; {number_text_hint(value, integer=e['type'] == 'int_type')}"
+        got = "" if isinstance(value, dict) else f" (got {shown(value)})"
+        lines.append(f"  {key}: {msg[:300]}{got}{hint}")
+    if len(lines) > MAX_ERRORS:
+        lines = [*lines[:MAX_ERRORS], f"  ... and {len(lines) - MAX_ERRORS} more"]
     return "\n".join(lines)
 
 
@@ -480,8 +508,56 @@ def validate_experiment(data: Any, source: str = "config") -> ExperimentConfig:
     return _validate(ExperimentConfig, data, source)
 
 
+MAX_ERRORS = 20  # lines of a config error message; the rest are counted
+MAX_VALUES = 100_000  # values a config may hold, every alias counted as often as it is used
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A mapping of a YAML file gives one key twice."""
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last
+    one silently, so a config could say two things and mean one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base class says so
+                break
+            if first is not None:
+                raise DuplicateKey(f"key {shown(key)} is given twice (lines {first.line + 1} "
+                                   f"and {key_node.start_mark.line + 1}); keep one")
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_expanded_size(data: Any, source: str, limit: int = MAX_VALUES) -> None:
+    """Refuse a config that holds more than ``limit`` values once its YAML aliases are
+    expanded (a few hundred bytes of nested anchors can stand for billions of values, which
+    every later step that walks or prints the config would expand): ConfigError, quickly."""
+    count, stack = 0, [data]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            raise ConfigError(
+                f"{source}: holds more than {limit:,} values once its YAML anchors and aliases "
+                "are expanded; a fedbench config has a few dozen (a `*alias` repeated inside "
+                "nested lists multiplies)")
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+
+
 def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file, turning I/O and syntax problems into ConfigError."""
+    """Read a YAML file, turning I/O and syntax problems into ConfigError; a key given twice
+    and a file that expands beyond ``MAX_VALUES`` values are refused."""
     p = Path(path)
     try:
         text = p.read_text()
@@ -492,9 +568,12 @@ def read_yaml(path: str | Path) -> Any:
     except UnicodeDecodeError:
         raise ConfigError(f"config file {p} is not valid YAML: not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=StrictLoader)  # a SafeLoader: no tags that run code
+    except DuplicateKey as exc:
+        raise ConfigError(f"config file {p}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
+        raise ConfigError(f"config file {p} is not valid YAML: {str(exc)[:1000]}") from None
+    check_expanded_size(data, f"config file {p}")
     return {} if data is None else data
 
 

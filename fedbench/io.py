@@ -6,7 +6,9 @@ POSIX: an interrupted or crashed writer leaves the old file, no file, or the
 new file, never half of one. The temporary name is unique per process and host
 (``tempfile.mkstemp``), so concurrent writers of the same file on a shared file
 system never write into each other's temporary file, and it is removed on every
-failure, including KeyboardInterrupt.
+failure, including KeyboardInterrupt (and SIGTERM, which ``fedbench.cli`` turns into an
+exception). An ``OSError`` (a full disk, a read-only file system) names the file it was
+writing, so that the command line can say which path and why.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object],
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    try:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    except OSError as exc:  # named by the file it was to become, not the temporary name
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -36,8 +41,10 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object],
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:  # interrupted or failed: leave no stray temporary file
+    except BaseException as exc:  # interrupted or failed: leave no stray temporary file
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # e.g. ENOSPC from write()
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
         raise
 
 

@@ -418,6 +418,12 @@ def check(summary_df: pd.DataFrame, expected: Expected | pd.DataFrame, *,
     exp_index = _index_cells(exp, "expected", extra_key="metric")
 
     metrics = sorted({str(m).strip() for m in exp["metric"]})
+    comparable = [c for c in SUMMARY_NUMERIC if c.endswith("_mean")]  # a mean over seeds
+    for idx, metric in exp["metric"].items():
+        if str(metric).strip() not in comparable:
+            raise UsageError(f"expected, {_where(exp_df, idx)}: column 'metric' names "
+                             f"{str(metric).strip()[:60]!r}, not a numeric column of the summary; "
+                             f"allowed: {', '.join(comparable)}")
     summ = _validate(summary_df, (*SUMMARY_REQUIRED, *metrics), SUMMARY_NUMERIC, "summary")
     summ_index = _index_cells(summ, "summary")
 

@@ -9,8 +9,11 @@ seeds than the reference) or a claim fails; 2 when the input is unusable
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+
+from fedbench.errors import UsageError
 
 HELP = "check a summary's final accuracy against configs/expected/<name>.csv"
 
@@ -36,6 +39,8 @@ def execute(args: argparse.Namespace) -> int:
         read_summary,
     )
 
+    if not (math.isfinite(args.close_tol) and args.close_tol >= 0):
+        raise UsageError(f"--close-tol must be a finite number >= 0 (got {args.close_tol})")
     expected = read_expected(args.expected)
     summary = read_summary(args.summary)
     result = check(summary, expected, close_tol=args.close_tol)

@@ -10,6 +10,7 @@ metric's seed spread (see ``fedbench/analysis/regression.py``).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,8 +71,9 @@ def execute(args: argparse.Namespace) -> int:
     )
     from fedbench.errors import UsageError
 
-    if args.k < 0 or args.floor < 0:
-        raise UsageError(f"--k and --floor must be >= 0 (got {args.k}, {args.floor})")
+    for option, value in (("--k", args.k), ("--floor", args.floor)):
+        if not (math.isfinite(value) and value >= 0):  # nan would make every band nan
+            raise UsageError(f"{option} must be a finite number >= 0 (got {value})")
     existing = [p for p in (args.out, meta_path(args.out)) if p.exists()]
     if existing and not args.force:
         raise UsageError(f"{', '.join(map(str, existing))} already exist(s); the reference is "

@@ -51,7 +51,7 @@ def _is_float_text(err):
         float(err.instance)
     except (TypeError, ValueError):
         return False
-    return isinstance(err.instance, str) and "number" in expected
+    return isinstance(err.instance, str) and ("number" in expected or "integer" in expected)
 
 
 # 1. JSON Schema: unknown keys, wrong types, out-of-range values; fills in defaults.
@@ -65,23 +65,44 @@ def _schema_error(exc):
     if err.validator == "additionalProperties" and isinstance(err.schema, dict):
         hint = "allowed keys: " + ", ".join(sorted(err.schema.get("properties", {})))
     elif err.validator == "type" and _is_float_text(err):
-        hint = f"YAML reads {err.instance} as text: write it with a decimal point, e.g. 1.0e-3"
+        hint = number_text_hint(err.instance, integer="number" not in str(err.validator_value))
     elif err.validator not in ("required", "type"):
         hint = err.schema.get("description") if isinstance(err.schema, dict) else None
-    return f"invalid config: {key.lstrip('.') or '(top level)'}: {err.message}" + (
+    # jsonschema's message holds the bad value's repr: bounded, as every value fedbench echoes
+    message = err.message if len(err.message) <= 300 else (
+        f"{shown(err.instance)} is not allowed here ({err.validator})")
+    return f"invalid config: {key.lstrip('.') or '(top level)'}: {message}" + (
         f" ({hint})" if hint else ""
     )
 
 
 try:
     from fedbench import algorithms
-    from fedbench.config import ConfigError, validate_experiment, workflow_schema
+    from fedbench.config import (
+        ConfigError,
+        check_expanded_size,
+        number_text_hint,
+        read_yaml,
+        shown,
+        validate_experiment,
+        workflow_schema,
+    )
     from fedbench.digest import ANALYSIS, REPORT as REPORT_LAYERS, code_digest, runtime_digest
 except ImportError as exc:
     raise WorkflowError(
         f"cannot import fedbench ({exc}); install it into the environment that runs snakemake "
         "(pip install -e .)"
     ) from None
+
+# Every config file read again as fedbench reads it: a key given twice is refused (Snakemake's
+# loader keeps the last one), and so is a config that YAML aliases expand to millions of values
+# (every later step would walk or print all of them).
+try:
+    for _configfile in workflow.configfiles:
+        read_yaml(_configfile)
+    check_expanded_size(config, "the workflow config")
+except ConfigError as exc:
+    _refuse(str(exc))
 
 # The schema's algorithm and protocol names come from fedbench's registries: the committed
 # schema leaves them empty, and the one validated against is the committed one, filled in.
