@@ -286,7 +286,8 @@ def rerun_hint(run_dir: Path) -> str:
         if config.is_file():
             options = "".join(f" --{key} {cell[key]}" for key in ("protocol", "setting")
                               if key in cell)
-            hint += (f", or by hand: fedbench run --config {config}{options} --algorithm "
+            hint += (f", or, once it is deleted, by hand: fedbench run --config {config}{options}"
+                     f" --algorithm "
                      f"{cell['algorithm']} --mu {cell['mu']} --stragglers {cell['stragglers']} "
                      f"--seed {cell['seed']} --out {run_dir}")
     return hint
