@@ -24,7 +24,8 @@ def _pins(requirements: list[str]) -> dict[str, str]:
 
 def _requirements(project: dict) -> list[str]:
     """The dependencies and every extra's (dev, progress, ...)."""
-    return project["dependencies"] + sum(project["optional-dependencies"].values(), [])
+    return project["dependencies"] + [r for extra in project["optional-dependencies"].values()
+                                      for r in extra]
 
 
 def test_every_dependency_is_pinned_exactly() -> None:

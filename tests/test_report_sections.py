@@ -22,7 +22,8 @@ VARIANTS = (("fedavg", 0.0), ("fedprox", 0.0), ("fedprox", 1.0))
 def test_each_report_kind_lists_its_sections() -> None:
     assert headings(GRID_SECTIONS) == ["Provenance", "Setup", "Results", "Final accuracy",
                                        "Paired comparison", "Known differences"]
-    assert [s.heading for s in GRID_SECTIONS if s.conditional] == ["FedProx paper"] * 2
+    assert [s.heading for s in GRID_SECTIONS if s.conditional] == ["μ sweep",
+                                                                    *["FedProx paper"] * 2]
     assert headings(TARGET_SECTIONS) == ["Provenance", "Setup", "Rounds to target accuracy",
                                          "Accuracy per round", "Known differences"]
 

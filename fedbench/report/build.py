@@ -30,6 +30,7 @@ from fedbench.report.sections import (
     curves,
     final_accuracy,
     known_differences,
+    mu_sweep,
     paired_comparison,
     paper_comparison,
     paper_figures,
@@ -45,7 +46,7 @@ REPORT_FILE = "report.pdf"
 
 GRID_SECTIONS: tuple[Section, ...] = (
     title.GRID, provenance.SECTION, setup.GRID, curves.SECTION, final_accuracy.SECTION,
-    paired_comparison.SECTION, paper_figures.SECTION, paper_comparison.SECTION,
+    mu_sweep.SECTION, paired_comparison.SECTION, paper_figures.SECTION, paper_comparison.SECTION,
     known_differences.GRID,
 )
 TARGET_SECTIONS: tuple[Section, ...] = (

@@ -17,7 +17,7 @@ gives the same bytes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure, SubFigure
 
-from fedbench.algorithms import sort_key
-from fedbench.analysis.summary import LAST_K
-from fedbench.analysis.targets import batch_order, target_of
+from fedbench.algorithms import baseline, sort_key
+from fedbench.algorithms import registry as algorithm_registry
+from fedbench.analysis.summary import LAST_K, RUN_KEYS, per_run_metrics
+from fedbench.analysis.targets import batch_order, published_for, target_of
 from fedbench.config import FULL_BATCH
 from fedbench.io import atomic_write
 from fedbench.protocols import get_protocol, registry
@@ -63,13 +64,79 @@ FIGURE_NAMES = ("curves", "final_accuracy")
 BY_DATASET_FIGURES = {"training_loss": ("global_train_loss", "training loss"),
                       "test_accuracy_by_dataset": ("test_accuracy", "test accuracy")}
 FORMATS = ("png", "pdf")
+# Last-10 accuracy against μ, drawn when a grid sweeps μ: an algorithm with a proximal term at
+# MU_SWEEP_MIN or more values of μ at one straggler rate (the course's exercise)
+MU_SWEEP_FIGURE = "mu_sweep"
+MU_SWEEP_MIN = 3
 
 
-def extra_figure_names(protocols: Sequence[str]) -> list[str]:
-    """Names of the figures beyond FIGURE_NAMES that a grid of ``protocols`` gets."""
+def mu_sweeps(cells: Iterable[tuple[str, float, float]]) -> list[tuple[str, float]]:
+    """(algorithm, straggler rate) pairs whose grid sweeps μ, from the grid's (algorithm, μ,
+    straggler rate) cells: an algorithm with a proximal term, MU_SWEEP_MIN or more μ values."""
+    values: dict[tuple[str, float], set[float]] = {}
+    for algorithm, mu, stragglers in cells:
+        found = algorithm_registry().get(str(algorithm))
+        if found is not None and found.uses_mu:
+            values.setdefault((str(algorithm), float(stragglers)), set()).add(float(mu))
+    return sorted(k for k, mus in values.items() if len(mus) >= MU_SWEEP_MIN)
+
+
+def summary_cells(summary_df: pd.DataFrame) -> list[tuple[str, float, float]]:
+    return [(str(a), float(m), float(s)) for a, m, s in
+            summary_df[["algorithm", "mu", "stragglers"]].itertuples(index=False)]
+
+
+def extra_figure_names(protocols: Sequence[str],
+                       cells: Iterable[tuple[str, float, float]] = ()) -> list[str]:
+    """Names of the figures beyond FIGURE_NAMES that a grid of ``protocols`` and ``cells``
+    ((algorithm, μ, straggler rate), the grid's variants × straggler rates) gets."""
+    names = []
     if any(get_protocol(p).evaluation == "federated" for p in protocols):
-        return list(BY_DATASET_FIGURES)
-    return []
+        names += list(BY_DATASET_FIGURES)
+    if mu_sweeps(cells):
+        names.append(MU_SWEEP_FIGURE)
+    return names
+
+
+def published_accuracy(protocol: str, algorithm: str, mu: float, stragglers: float) -> Any:
+    """The protocol's published test accuracy of a cell (``PublishedValue``), or None."""
+    found = registry().get(protocol)
+    return found.docs.published_value(algorithm, mu, stragglers) if found is not None else None
+
+
+PUBLISHED_LABEL = "published (≈, read off its figure)"
+
+
+def _published_marker(ax, x: float, value: Any, color: str) -> None:
+    """A published value (or range, read off a figure) as a hollow diamond with its range."""
+    mid = (value.low + value.high) / 2
+    ax.errorbar([x], [mid], yerr=[[mid - value.low], [value.high - mid]], fmt="D",
+                color=color, markerfacecolor="white", markersize=5, capsize=3, linewidth=1.1,
+                zorder=5)
+
+
+def published_shown(frame: pd.DataFrame) -> bool:
+    """Whether the figures draw a published value for any cell of ``frame`` (rounds.csv or
+    summary.csv rows): only where the cell ran to the round the value was published at."""
+    last = "rounds" if "rounds" in frame else "round"
+    cells = frame.groupby(["protocol", "algorithm", "mu", "stragglers"])[last].max()
+    for (protocol, algorithm, mu, sf), rounds in cells.items():
+        value = published_accuracy(str(protocol), str(algorithm), float(mu), float(sf))
+        if value is not None and int(rounds) >= value.round:
+            return True
+    return False
+
+
+def legend_height(entries: int, ncol: int = 4) -> float:
+    """Inches a figure legend of ``entries`` in ``ncol`` columns takes above the axes."""
+    return 0.12 + 0.2 * math.ceil(entries / ncol)
+
+
+def _published_handle() -> tuple[Any, str]:
+    from matplotlib.lines import Line2D
+
+    return (Line2D([], [], color="#555555", marker="D", markerfacecolor="white",
+                   linestyle="none", markersize=5), PUBLISHED_LABEL)
 
 Target = Figure | SubFigure
 
@@ -136,6 +203,7 @@ def draw_curves(target: Target, rounds_df: pd.DataFrame,
     axes = np.atleast_2d(target.subplots(len(rows), 2, sharex=True, squeeze=False))
     bands = {m: seed_bands(rounds_df, m) for m in ("test_loss", "test_accuracy")}
     runs = rounds_df.drop_duplicates(["protocol", "algorithm", "mu", "stragglers", "seed"])
+    any_published = False
     for i, (protocol, sf) in enumerate(rows):
         notes = []
         in_row = runs[(runs["protocol"] == protocol) & (runs["stragglers"] == sf)]
@@ -162,6 +230,15 @@ def draw_curves(target: Target, rounds_df: pd.DataFrame,
                 low, high = line["mean"] - line["std"], line["mean"] + line["std"]
                 ax.fill_between(line["round"], low, high, color=st["color"], alpha=0.18,
                                 linewidth=0)
+            if metric == "test_accuracy":
+                for k, (a, m, label) in enumerate(variants):
+                    value = published_accuracy(protocol, a, m, sf)
+                    ran = data[data["variant"] == label]["round"]
+                    if value is not None and len(ran) and int(ran.max()) >= value.round:
+                        # beside the published round, one step apart per variant
+                        _published_marker(ax, value.round + 2.0 * (k + 1), value,
+                                          styles[label]["color"])
+                        any_published = True
             ax.set_title(f"{_row_title(protocol, sf, many)} — {ylabel.split(' (')[0]}")
             ax.set_ylabel(ylabel)
             if i == len(rows) - 1:
@@ -169,7 +246,8 @@ def draw_curves(target: Target, rounds_df: pd.DataFrame,
             if notes and j == 1:
                 ax.text(0.98, 0.04, "\n".join(notes), transform=ax.transAxes, ha="right",
                         va="bottom", fontsize=7, color="#333333")
-    _legend(target, variants, styles, markers=False, anchor=legend_anchor)
+    _legend(target, variants, styles, markers=False, anchor=legend_anchor,
+            extra=[_published_handle()] if any_published else [])
 
 
 def draw_by_dataset(target: Target, rounds_df: pd.DataFrame, metric: str, ylabel: str,
@@ -224,20 +302,35 @@ def draw_final_accuracy(target: Target, summary_df: pd.DataFrame,
     styles = variant_styles(variants)
     protocols = sorted({str(p) for p in summary_df["protocol"]})
     axes = np.atleast_1d(target.subplots(1, len(protocols), squeeze=False)[0])
+    published = False
     for ax, protocol in zip(axes, protocols, strict=True):
-        _final_accuracy_panel(ax, summary_df[summary_df["protocol"] == protocol], variants,
-                              styles, protocol if len(protocols) > 1 else "")
-    _legend(target, variants, styles, markers=True, anchor=legend_anchor)
+        published |= _final_accuracy_panel(ax, summary_df[summary_df["protocol"] == protocol],
+                                           variants, styles,
+                                           protocol if len(protocols) > 1 else "")
+    _legend(target, variants, styles, markers=True, anchor=legend_anchor,
+            extra=[_published_handle()] if published else [])
 
 
-def _final_accuracy_panel(ax, summary_df: pd.DataFrame, variants, styles, protocol: str) -> None:
+def _final_accuracy_panel(ax, summary_df: pd.DataFrame, variants, styles,
+                          protocol: str) -> bool:
+    """One panel; True when it drew a published value. With one straggler rate the variants
+    are the x axis (a line over one x value would only spread markers sideways)."""
     levels = sorted({float(s) for s in summary_df["stragglers"]})
+    one_level = len(levels) == 1
     step = 0.012 * ((max(levels) - min(levels)) or 1.0)  # dodge so error bars do not overlap
-    for k, (_a, _m, label) in enumerate(variants):
+    published = False
+    for k, (a, m, label) in enumerate(variants):
         rows = summary_df[summary_df["variant"] == label].sort_values("stragglers")
         offset = (k - (len(variants) - 1) / 2) * step
-        x = rows["stragglers"].to_numpy(dtype=float) + offset
+        x = (np.full(len(rows), float(k)) if one_level
+             else rows["stragglers"].to_numpy(dtype=float) + offset)
         st = styles[label]
+        for xi, sf, rounds in zip(x, rows["stragglers"], rows["rounds"], strict=True):
+            value = published_accuracy(str(rows["protocol"].iloc[0]), a, m, float(sf))
+            if value is not None and int(rounds) >= value.round:
+                _published_marker(ax, xi + (0.25 if one_level else 2.5 * step), value,
+                                  st["color"])
+                published = True
         ax.errorbar(x, rows["last10_acc_mean"], yerr=rows["last10_acc_std"].fillna(0.0),
                     color=st["color"], linestyle=st["linestyle"], marker=st["marker"],
                     markersize=5, capsize=3, linewidth=1.3, label=label)
@@ -245,8 +338,14 @@ def _final_accuracy_panel(ax, summary_df: pd.DataFrame, variants, styles, protoc
             if row.status in ("diverged", "failed"):
                 ax.plot([xi], [0.02], marker="x", color=st["color"], markersize=7,
                         transform=ax.get_xaxis_transform(), clip_on=False)
-    ax.set_xticks(levels, [f"{s:.0%}" for s in levels])
-    ax.set_xlabel("straggler rate")
+    if one_level:
+        ax.set_xticks(range(len(variants)), [label for _a, _m, label in variants],
+                      rotation=30, ha="right")
+        ax.set_xlim(-0.6, len(variants) - 0.4)
+        ax.set_xlabel(f"variant ({levels[0]:.0%} stragglers)")
+    else:
+        ax.set_xticks(levels, [f"{s:.0%}" for s in levels])
+        ax.set_xlabel("straggler rate")
     rounds = int(summary_df["rounds"].max())
     ax.set_ylabel(f"test accuracy, mean of last {min(LAST_K, rounds)} rounds")
     title = "Final accuracy vs stragglers (mean ± 1 std over seeds"
@@ -255,17 +354,21 @@ def _final_accuracy_panel(ax, summary_df: pd.DataFrame, variants, styles, protoc
     if (summary_df["status"] == "failed").any():
         title += "; × = all seeds diverged or failed"
     ax.set_title(f"{protocol}: last-10 accuracy" if protocol else title + ")")
+    return published
 
 
 def _legend(target: Target, variants: Sequence[tuple[str, float, str]],
             styles: dict[str, dict[str, Any]], markers: bool,
-            anchor: tuple[float, float] | None = None) -> None:
+            anchor: tuple[float, float] | None = None,
+            extra: Sequence[tuple[Any, str]] = ()) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=styles[label]["color"], linestyle=styles[label]["linestyle"],
                       marker=styles[label]["marker"] if markers else None, linewidth=1.6)
                for _a, _m, label in variants]
     labels = [label for _a, _m, label in variants]
+    handles += [h for h, _ in extra]
+    labels += [text for _, text in extra]
     if anchor is None:
         target.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 4),
                       frameon=False)
@@ -303,21 +406,160 @@ def save_figure(fig: Figure, path: Path) -> None:
 
 def save_figures(rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
                  figures_dir: str | Path) -> list[Path]:
-    """Write figures/curves.{png,pdf} and figures/final_accuracy.{png,pdf}, and for grids
-    with a federated protocol figures/{training_loss,test_accuracy_by_dataset}.{png,pdf}."""
+    """Write figures/curves.{png,pdf} and figures/final_accuracy.{png,pdf}, for grids with a
+    federated protocol figures/{training_loss,test_accuracy_by_dataset}.{png,pdf}, and for
+    grids that sweep μ figures/mu_sweep.{png,pdf}."""
     out = Path(figures_dir)
     written = []
     with style():
         figures = {"curves": curves_figure(rounds_df),
                    "final_accuracy": final_accuracy_figure(summary_df)}
-        for name in extra_figure_names(sorted({str(p) for p in rounds_df["protocol"]})):
-            figures[name] = by_dataset_figure(rounds_df, *BY_DATASET_FIGURES[name])
+        protocols = sorted({str(p) for p in rounds_df["protocol"]})
+        for name in extra_figure_names(protocols, summary_cells(summary_df)):
+            if name == MU_SWEEP_FIGURE:
+                figures[name] = mu_sweep_figure(rounds_df, summary_df)
+            else:
+                figures[name] = by_dataset_figure(rounds_df, *BY_DATASET_FIGURES[name])
         for name in figures:
             for fmt in FORMATS:
                 path = out / f"{name}.{fmt}"
                 save_figure(figures[name], path)
                 written.append(path)
     return written
+
+
+# --------------------------------------------------------------------------- paired differences
+
+
+def forest_rows(summary_df: pd.DataFrame) -> pd.DataFrame:
+    """The paired-comparison rows (every cell but the baseline's), in the table's order."""
+    return summary_df[summary_df["algorithm"] != baseline().name].reset_index(drop=True)
+
+
+def draw_forest(target: Target, summary_df: pd.DataFrame) -> None:
+    """Forest plot of the paired comparison: per cell the mean last-10 difference to the
+    baseline (paired by seed) with its 95 % t interval, top to bottom in the table's order;
+    the vertical line is no difference."""
+    rows = forest_rows(summary_df)
+    styles = variant_styles(variants_in(summary_df))
+    many = summary_df["protocol"].nunique() > 1
+    ax = target.subplots(1, 1)
+    y = np.arange(len(rows))[::-1]
+    for yi, r in zip(y, rows.itertuples(index=False), strict=True):
+        st = styles[r.variant]
+        if math.isfinite(r.paired_ci_low):
+            ax.plot([r.paired_ci_low, r.paired_ci_high], [yi, yi], color=st["color"],
+                    linewidth=1.6, solid_capstyle="butt")
+        if math.isfinite(r.paired_diff_last10_mean):
+            ax.plot([r.paired_diff_last10_mean], [yi], marker=st["marker"], color=st["color"],
+                    markersize=5, linestyle="none")
+    ax.axvline(0.0, color="#333333", linewidth=0.8)
+    labels = [(f"{r.protocol}, " if many else "") + f"{r.stragglers:.0%} · {r.variant}"
+              for r in rows.itertuples(index=False)]
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel(f"Δ last-{LAST_K} accuracy vs {baseline().docs.title} "
+                  "(paired by seed; line: 95 % t interval)")
+
+
+# --------------------------------------------------------------------------- μ sweep
+
+
+def per_seed_last10(rounds_df: pd.DataFrame, summary_df: pd.DataFrame) -> pd.DataFrame:
+    """Per run the last-10 accuracy (``fedbench.analysis.summary.per_run_metrics``), ok runs."""
+    runs = rounds_df.drop_duplicates(list(RUN_KEYS))[[*RUN_KEYS, "variant", "status"]]
+    rounds = summary_df[["protocol", "algorithm", "mu", "stragglers", "rounds"]]
+    runs = runs.merge(rounds, on=["protocol", "algorithm", "mu", "stragglers"], how="left")
+    metrics = per_run_metrics(rounds_df, runs)
+    return metrics[metrics["status"] == "ok"]
+
+
+def _symlog_mu(ax, mus: Sequence[float]) -> None:
+    """μ on a symmetric-log axis: 0 and 0.001 … 2 both readable; a tick at every μ run."""
+    positive = [m for m in mus if m > 0]
+    if positive and min(positive) < 0.5 * max(positive):
+        ax.set_xscale("symlog", linthresh=min(positive), linscale=0.5)
+    ax.set_xticks(mus, [f"{m:g}" for m in mus])
+    ax.minorticks_off()
+
+
+def draw_mu_sweep(target: Target, rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
+                  legend_anchor: tuple[float, float] | None = None) -> None:
+    """Last-10 accuracy against μ, one panel per protocol: per swept (algorithm, straggler
+    rate) the mean over seeds with a ±1 std band and every seed as a dot; the baseline
+    (FedAvg, no μ) at the same straggler rate as a dashed line with its band."""
+    sweeps = mu_sweeps(summary_cells(summary_df))
+    seeds = per_seed_last10(rounds_df, summary_df)
+    reference = baseline()
+    protocols = sorted({str(p) for p in summary_df["protocol"]})
+    axes = np.atleast_1d(target.subplots(1, len(protocols), squeeze=False)[0])
+    handles: list[tuple[Any, str]] = []
+    for ax, protocol in zip(axes, protocols, strict=True):
+        mine = summary_df[summary_df["protocol"] == protocol]
+        mus = sorted({float(m) for a, m, s in summary_cells(mine) if (a, s) in set(sweeps)})
+        for k, (algorithm, sf) in enumerate(sweeps):
+            color = PALETTE[(k + 1) % len(PALETTE)]
+            line = mine[(mine["algorithm"] == algorithm) & (mine["stragglers"] == sf)]
+            line = line.sort_values("mu")
+            if line.empty:
+                continue
+            x = line["mu"].to_numpy(dtype=float)
+            mean = line["last10_acc_mean"].to_numpy(dtype=float)
+            std = line["last10_acc_std"].fillna(0.0).to_numpy(dtype=float)
+            title = algorithm_registry()[algorithm].docs.title
+            text = f"{title}, {sf:.0%} stragglers"
+            drawn = ax.plot(x, mean, color=color, marker="o", markersize=4, linewidth=1.4)
+            ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+            dots = seeds[(seeds["protocol"] == protocol) & (seeds["algorithm"] == algorithm)
+                         & (seeds["stragglers"] == sf)]
+            ax.plot(dots["mu"], dots["last10_acc"], linestyle="none", marker=".", markersize=4,
+                    color=color, alpha=0.55)
+            if protocol == protocols[0]:
+                handles.append((drawn[0], text))
+            base = mine[(mine["algorithm"] == reference.name) & (mine["stragglers"] == sf)]
+            if not base.empty and math.isfinite(float(base["last10_acc_mean"].iloc[0])):
+                b_mean = float(base["last10_acc_mean"].iloc[0])
+                b_std = float(base["last10_acc_std"].fillna(0.0).iloc[0])
+                span = [min(x), max(x)]
+                # the baseline's own colour (as in every figure) when there is one sweep
+                b_color = PALETTE[0] if len(sweeps) == 1 else color
+                drawn = ax.plot(span, [b_mean] * 2, color=b_color, linestyle="--",
+                                linewidth=1.2)
+                ax.fill_between(span, [b_mean - b_std] * 2, [b_mean + b_std] * 2,
+                                color=b_color, alpha=0.15, linewidth=0)
+                if protocol == protocols[0]:
+                    handles.append((drawn[0], f"{reference.docs.title}, {sf:.0%} stragglers "
+                                              "(no μ)"))
+        _symlog_mu(ax, mus)
+        ax.set_xlabel("proximal weight μ (symmetric log scale)")
+        rounds = int(mine["rounds"].max())
+        ax.set_ylabel(f"test accuracy, mean of last {min(LAST_K, rounds)} rounds")
+        ax.set_title(f"{protocol}: last-10 accuracy vs μ" if len(protocols) > 1 else
+                     "Last-10 accuracy vs μ (mean ± 1 std over seeds; dots: single seeds)")
+    dot = _seed_dot_handle()
+    handles.append(dot)
+    kwargs: dict[str, Any] = dict(ncol=min(len(handles), 3), frameon=False)
+    if legend_anchor is None:
+        target.legend([h for h, _ in handles], [t for _, t in handles],
+                      loc="outside upper center", **kwargs)
+    else:
+        target.legend([h for h, _ in handles], [t for _, t in handles], loc="upper center",
+                      bbox_to_anchor=legend_anchor, **kwargs)
+
+
+def _seed_dot_handle() -> tuple[Any, str]:
+    from matplotlib.lines import Line2D
+
+    return (Line2D([], [], color="#555555", marker=".", linestyle="none", markersize=6),
+            "one seed")
+
+
+def mu_sweep_figure(rounds_df: pd.DataFrame, summary_df: pd.DataFrame) -> Figure:
+    width = max(6.5, 3.4 * summary_df["protocol"].nunique())
+    fig = Figure(figsize=(width, 4.2), layout="constrained")
+    draw_mu_sweep(fig, rounds_df, summary_df)
+    return fig
 
 
 # --------------------------------------------------------------------------- rounds to target
@@ -392,6 +634,7 @@ def draw_target_curves(fig: Target, curves: pd.DataFrame, runs_df: pd.DataFrame 
         log_x = int(mine["round"].max()) > 100
         shown = mine[mine["round"] >= 1] if log_x else mine
         any_stop = False
+        marked: set[str] = set()
         settings = shown.groupby(["local_epochs", "batch_size", "lr"], sort=True)
         for (e, b, lr), line in sorted(settings, key=lambda kv: _batch_last(*kv[0])):
             color = colors[(int(e), int(b))]
@@ -412,6 +655,8 @@ def draw_target_curves(fig: Target, curves: pd.DataFrame, runs_df: pd.DataFrame 
                     any_stop = True
                     ax.plot([r], [wide.at[r, seed]], marker="o", markersize=3.2, color=color,
                             linestyle="none")
+            if math.isfinite(target):  # the published rounds to target, on the target line
+                marked |= _published_rounds(ax, protocol, model, int(e), int(b), target, color)
         if math.isfinite(target):
             ax.axhline(target, color="#333333", linewidth=0.8, linestyle=":",
                        label=f"target {target:.0%}")
@@ -419,6 +664,9 @@ def draw_target_curves(fig: Target, curves: pd.DataFrame, runs_df: pd.DataFrame 
         if any_stop:
             ax.plot([], [], marker="o", markersize=3.2, color="#555555", linestyle="none",
                     label="run stopped at the target")
+        for kind in sorted(marked):
+            ax.plot([], [], linestyle="none", color="#555555", label=ROUNDS_MARKERS[kind][1],
+                    **ROUNDS_MARKERS[kind][0])
         if log_x:
             ax.set_xscale("log")
             ax.set_xlim(left=1)
@@ -426,6 +674,29 @@ def draw_target_curves(fig: Target, curves: pd.DataFrame, runs_df: pd.DataFrame 
         ax.set_xlabel("round" + (" (log scale)" if log_x else ""))
         ax.set_ylabel("test accuracy")
         ax.legend(fontsize=6.5, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+# published rounds to target drawn on the target line: (marker style, legend text)
+ROUNDS_MARKERS = {
+    "paper": ({"marker": "D", "markersize": 5.5, "markeredgecolor": "#222222"},
+              "McMahan et al. Table 2 (rounds to target)"),
+    "reference": ({"marker": "s", "markersize": 5.5, "markerfacecolor": "white"},
+                  "Flower's replication (rounds to target)"),
+}
+
+
+def _published_rounds(ax, protocol: str, model: str, epochs: int, batch: int, target: float,
+                      color: Any) -> set[str]:
+    """Mark a setting's published rounds to target at (rounds, target); the kinds drawn."""
+    drawn = set()
+    for kind, rounds in zip(("paper", "reference"),
+                            published_for(protocol, model, epochs, batch), strict=True):
+        if rounds is not None:
+            style = dict(ROUNDS_MARKERS[kind][0])
+            style.setdefault("markerfacecolor", color)
+            ax.plot([rounds], [target], linestyle="none", color=color, zorder=6, **style)
+            drawn.add(kind)
+    return drawn
 
 
 def target_curves_figure(curves: pd.DataFrame, runs_df: pd.DataFrame | None = None) -> Figure:

@@ -227,10 +227,15 @@ def mnist_files():
     return [str(Path(DATA_ROOT, "MNIST", "raw", f)) for f in MNIST_FILES]
 
 
-# Figures only some grids have (the FedProx paper's Figure 1 layout for federated protocols)
+# Figures only some grids have (the FedProx paper's Figure 1 layout for federated protocols;
+# last-10 accuracy against mu for a grid that sweeps mu)
 from fedbench.report.figures import extra_figure_names
 
-EXTRA_FIGURES = extra_figure_names(EXPERIMENT.protocols())
+EXTRA_FIGURES = extra_figure_names(
+    EXPERIMENT.protocols(),
+    [(v.algorithm, v.mu, s) for v in EXPERIMENT.grid.variants for s in EXPERIMENT.grid.stragglers]
+    if EXPERIMENT.grid else [],
+)
 
 
 def report_files(name=NAME):

@@ -73,7 +73,7 @@ def add(doc: Document, report: TargetsReport) -> None:
     runs = report.runs
     stopped = int(runs["stopped_at_target"].notna().sum())
     header, rows = table_rows(report.table)
-    doc.new_page()
+    # on the page the setup ends on when the table fits there (no page left nearly empty)
     doc.heading(HEADING, keep_with=min(1.5 + 0.2 * len(rows), 8.0))
     doc.paragraph(
         "Rounds to reach the target test accuracy per setting, beside the published values "

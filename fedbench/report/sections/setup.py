@@ -1,21 +1,24 @@
 """The "Setup" section: what was run (protocols, federation, training, seeds, the grid), and
 where the runs differ from the experiment config given to the report (in red), so a
-missing cell or a changed setting is seen before any number is read."""
+missing cell or a changed setting is seen before any number is read.
+
+Each setting is named with the papers' (and the FL course's) symbol and the config key that
+sets it (``NOTATION``; the README's notation table is the same, ``tests/test_notation.py``)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from fedbench.algorithms import label
-from fedbench.analysis.summary import LAST_K
 from fedbench.analysis.targets import batch_order, target_of
 from fedbench.config import FULL_BATCH, ExperimentConfig
 from fedbench.report.figures import batch_text, partition_label
-from fedbench.report.layout import MUTED, WARNING, Document, join, rate
+from fedbench.report.layout import MUTED, WARNING, Column, Document, join, rate
 from fedbench.report.sections import (
     GridReport,
     Section,
@@ -27,12 +30,61 @@ from fedbench.report.sections import (
 HEADING = "Setup"
 
 
+@dataclass(frozen=True)
+class Symbol:
+    symbol: str
+    meaning: str
+    key: str  # the config key that sets it
+
+
+# The papers' and the course's symbols, with the config keys that set them.
+NOTATION = (
+    Symbol("K", "clients (devices) in the federation", "federation.num_clients"),
+    Symbol("C", "fraction of the K clients trained each round (C·K of them)",
+           "federation.clients_per_round"),
+    Symbol("R", "communication rounds", "federation.rounds"),
+    Symbol("E", "local epochs per round", "training.local_epochs"),
+    Symbol("B", "local batch size; B = ∞ is a client's whole data", "training.batch_size"),
+    Symbol("η", "learning rate of local SGD", "training.lr"),
+    Symbol("μ", "proximal weight, (μ/2)·‖w − w_global‖² added to the local loss",
+           "grid.variants[].mu"),
+    Symbol("γ", "straggler fraction: the share of a round's clients that train only 1 to "
+           "E−1 epochs", "grid.stragglers"),
+)
+_KEY = {s.symbol: s.key for s in NOTATION}
+# the config key of each setup row (by its label); rows without one are derived
+CONFIG_KEYS = {
+    "protocol": "protocol", "protocols": "grid.protocols",
+    "clients (K)": _KEY["K"], "clients per round (C)": _KEY["C"], "rounds (R)": _KEY["R"],
+    "rounds cap (R)": _KEY["R"], "local epochs (E)": _KEY["E"], "batch size (B)": _KEY["B"],
+    "learning rate (η)": _KEY["η"], "straggler rates (γ)": _KEY["γ"],
+    "variants (algorithm, μ)": "grid.variants", "algorithm": "grid.variants",
+    "weight decay": "training.weight_decay", "model": "training.model",
+    "models (target)": "training.model", "settings (model, E, B, η)": "grid.settings",
+    "seeds": "grid.seeds", "stop at target": "federation.stop_at_target",
+}
+
+
+# the short form under the setup table (the README's table has the meanings in full)
+SHORT = {"K": "clients", "C": "fraction of them trained per round", "R": "rounds",
+         "E": "local epochs", "B": "local batch (∞: all of a client's data)",
+         "η": "learning rate", "μ": "proximal weight", "γ": "straggler fraction"}
+
+
+def notation_text() -> str:
+    return ("Symbols as in the papers: " + ", ".join(f"{s.symbol} {SHORT[s.symbol]}"
+                                                     for s in NOTATION) + ".")
+
+
 def _block(doc: Document, rows: list[list[str]], notes: list[str],
            protocols: list[str]) -> None:
     doc.heading(HEADING)
-    doc.key_value_table(rows)
+    table = [[label, CONFIG_KEYS.get(label, "—"), value] for label, value in rows]
+    doc.table([Column("Setting (symbol)", 0.25), Column("Config key", 0.3),
+               Column("Value", 0.45)], table, size=8.5)
     for note in notes:
         doc.paragraph(note, bullet=True, color=WARNING)
+    doc.paragraph(notation_text(), size=8, color=MUTED)
     protocol_descriptions(doc, protocols)
 
 
@@ -48,20 +100,23 @@ def grid_rows(prov: dict[str, Any], summary_df: pd.DataFrame) -> list[list[str]]
     seeds = prov.get("seeds", [])
     variants = prov.get("variants", [])
     stragglers = prov.get("stragglers", [])
+    clients, per_round = setup.get("num_clients", []), setup.get("clients_per_round", [])
+    fraction = (f" (C = {per_round[0] / clients[0]:g})"
+                if len(clients) == 1 and len(per_round) == 1 else "")
     return [
         ["protocol", join([protocol_with_title(p) for p in setup.get("protocol", [])])],
-        ["clients", one("num_clients")],
-        ["clients per round", one("clients_per_round")],
+        ["clients (K)", one("num_clients")],
+        ["clients per round (C)", one("clients_per_round") + fraction],
         ["rounds (R)", one("rounds")],
         ["local epochs (E)", one("local_epochs")],
         ["batch size (B)", join(["∞ (full local batch)" if v == FULL_BATCH else str(v)
                                  for v in setup.get("batch_size", [])])],
-        ["learning rate", one("lr")],
+        ["learning rate (η)", one("lr")],
         ["weight decay", one("weight_decay")],
         ["model", one("model")],
         ["seeds", f"{join(seeds)} ({len(seeds)})"],
-        ["straggler rates", join([rate(s) for s in stragglers])],
-        ["variants", join(variants)],
+        ["straggler rates (γ)", join([rate(s) for s in stragglers])],
+        ["variants (algorithm, μ)", join(variants)],
         ["grid", f"{len(variants)} variants × {len(stragglers)} straggler rates × "
                  f"{len(seeds)} seeds = {len(variants) * len(stragglers) * len(seeds)} runs "
                  f"({prov.get('n_runs', 0)} found, in {len(summary_df)} cells)"],
@@ -107,12 +162,6 @@ def config_notes(prov: dict[str, Any], config: ExperimentConfig | None) -> list[
 def add_grid(doc: Document, report: GridReport) -> None:
     _block(doc, grid_rows(report.prov, report.summary), config_notes(report.prov, report.config),
            sorted(report.summary["protocol"].unique()))
-    doc.paragraph(
-        f"Metrics: test loss (mean cross-entropy) and accuracy of the global model after "
-        f"every round, on the protocol's test data (above); round 0 is the initial model. "
-        f"“Last-{LAST_K}” is, per seed, the mean accuracy over the last {LAST_K} rounds, then "
-        f"mean ± sample std over seeds: it is the regression metric checked in CI.",
-        size=8.5, color=MUTED)
 
 
 # --------------------------------------------------------------------------- rounds to target
@@ -171,10 +220,10 @@ def targets_rows(prov: dict[str, Any], runs_df: pd.DataFrame,
     n_expected = n_settings * len(seeds)
     return [
         ["protocols", join([protocol_with_title(p) for p in protocols])],
-        ["clients", join(clients)],
-        ["clients per round", join(per_round) + fraction],
+        ["clients (K)", join(clients)],
+        ["clients per round (C)", join(per_round) + fraction],
         ["models (target)", _models_text(runs_df)],
-        ["settings (model, E, B, lr)", _settings_text(table)],
+        ["settings (model, E, B, η)", _settings_text(table)],
         ["weight decay", join([f"{v:g}" for v in setup.get("weight_decay", [])])],
         ["seeds", f"{join(seeds)} ({len(seeds)})"],
         ["rounds cap (R)", join(caps)],
