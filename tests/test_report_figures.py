@@ -52,8 +52,9 @@ def test_a_mu_sweep_gets_its_figure_in_the_pdf_and_as_a_file(sweep) -> None:
     text = sweep["text"]
     assert "μ sweep: last-10 accuracy against μ" in text
     assert "proximal weight μ (symmetric log scale)" in text  # the figure's axis, in the PDF
-    assert "Last-10 accuracy vs μ (mean ± 1 std over seeds; dots: single seeds)" in text
-    assert "FedAvg, 90% stragglers (no μ)" in text  # the baseline beside the sweep
+    assert "FedProx (mean ± 1 std over seeds)" in text  # the figure's legend
+    assert "FedAvg, same straggler rate (no μ)" in text  # the baseline beside the sweep
+    assert "one seed" in text and "90% stragglers" in text
     for ext in ("png", "pdf"):
         assert (sweep["reports"] / "figures" / f"mu_sweep.{ext}").stat().st_size > 0
     summary = sweep["summary"]

@@ -16,6 +16,7 @@ gives the same bytes.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -68,6 +69,7 @@ FORMATS = ("png", "pdf")
 # MU_SWEEP_MIN or more values of μ at one straggler rate (the course's exercise)
 MU_SWEEP_FIGURE = "mu_sweep"
 MU_SWEEP_MIN = 3
+MU_AXIS = "proximal weight μ (symmetric log scale)"
 
 
 def mu_sweeps(cells: Iterable[tuple[str, float, float]]) -> list[tuple[str, float]]:
@@ -486,66 +488,67 @@ def _symlog_mu(ax, mus: Sequence[float]) -> None:
 
 def draw_mu_sweep(target: Target, rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
                   legend_anchor: tuple[float, float] | None = None) -> None:
-    """Last-10 accuracy against μ, one panel per protocol: per swept (algorithm, straggler
-    rate) the mean over seeds with a ±1 std band and every seed as a dot; the baseline
-    (FedAvg, no μ) at the same straggler rate as a dashed line with its band."""
+    """Last-10 accuracy against μ: one panel per (protocol, swept straggler rate), sharing
+    the accuracy axis. In each, per swept algorithm the mean over seeds with a ±1 std band and
+    every seed as a dot; the baseline (FedAvg, which has no μ) at the same straggler rate as a
+    dashed line with its band."""
     sweeps = mu_sweeps(summary_cells(summary_df))
     seeds = per_seed_last10(rounds_df, summary_df)
     reference = baseline()
     protocols = sorted({str(p) for p in summary_df["protocol"]})
-    axes = np.atleast_1d(target.subplots(1, len(protocols), squeeze=False)[0])
-    handles: list[tuple[Any, str]] = []
-    for ax, protocol in zip(axes, protocols, strict=True):
-        mine = summary_df[summary_df["protocol"] == protocol]
-        mus = sorted({float(m) for a, m, s in summary_cells(mine) if (a, s) in set(sweeps)})
-        for k, (algorithm, sf) in enumerate(sweeps):
-            color = PALETTE[(k + 1) % len(PALETTE)]
-            line = mine[(mine["algorithm"] == algorithm) & (mine["stragglers"] == sf)]
-            line = line.sort_values("mu")
-            if line.empty:
+    levels = sorted({sf for _a, sf in sweeps})
+    swept = sorted({a for a, _sf in sweeps}, key=lambda a: sort_key(a, 0.0))
+    colors = {a: PALETTE[(k + 1) % len(PALETTE)] for k, a in enumerate(swept)}
+    axes = target.subplots(len(protocols), len(levels), squeeze=False, sharey=True)
+    handles: dict[str, Any] = {}
+    rounds = int(summary_df["rounds"].max())
+    for (i, protocol), (j, sf) in itertools.product(enumerate(protocols), enumerate(levels)):
+        ax = axes[i, j]
+        mine = summary_df[(summary_df["protocol"] == protocol) & (summary_df["stragglers"] == sf)]
+        mus = sorted({float(m) for a, m, _s in summary_cells(mine) if (a, sf) in set(sweeps)})
+        for algorithm in swept:
+            line = mine[mine["algorithm"] == algorithm].sort_values("mu")
+            if (algorithm, sf) not in set(sweeps) or line.empty:
                 continue
             x = line["mu"].to_numpy(dtype=float)
             mean = line["last10_acc_mean"].to_numpy(dtype=float)
             std = line["last10_acc_std"].fillna(0.0).to_numpy(dtype=float)
-            title = algorithm_registry()[algorithm].docs.title
-            text = f"{title}, {sf:.0%} stragglers"
+            color = colors[algorithm]
             drawn = ax.plot(x, mean, color=color, marker="o", markersize=4, linewidth=1.4)
             ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
             dots = seeds[(seeds["protocol"] == protocol) & (seeds["algorithm"] == algorithm)
                          & (seeds["stragglers"] == sf)]
             ax.plot(dots["mu"], dots["last10_acc"], linestyle="none", marker=".", markersize=4,
                     color=color, alpha=0.55)
-            if protocol == protocols[0]:
-                handles.append((drawn[0], text))
-            base = mine[(mine["algorithm"] == reference.name) & (mine["stragglers"] == sf)]
+            title = algorithm_registry()[algorithm].docs.title
+            handles.setdefault(f"{title} (mean ± 1 std over seeds)", drawn[0])
+            base = mine[mine["algorithm"] == reference.name]
             if not base.empty and math.isfinite(float(base["last10_acc_mean"].iloc[0])):
                 b_mean = float(base["last10_acc_mean"].iloc[0])
                 b_std = float(base["last10_acc_std"].fillna(0.0).iloc[0])
                 span = [min(x), max(x)]
-                # the baseline's own colour (as in every figure) when there is one sweep
-                b_color = PALETTE[0] if len(sweeps) == 1 else color
-                drawn = ax.plot(span, [b_mean] * 2, color=b_color, linestyle="--",
+                drawn = ax.plot(span, [b_mean] * 2, color=PALETTE[0], linestyle="--",
                                 linewidth=1.2)
                 ax.fill_between(span, [b_mean - b_std] * 2, [b_mean + b_std] * 2,
-                                color=b_color, alpha=0.15, linewidth=0)
-                if protocol == protocols[0]:
-                    handles.append((drawn[0], f"{reference.docs.title}, {sf:.0%} stragglers "
-                                              "(no μ)"))
+                                color=PALETTE[0], alpha=0.15, linewidth=0)
+                handles.setdefault(f"{reference.docs.title}, same straggler rate (no μ)",
+                                   drawn[0])
         _symlog_mu(ax, mus)
-        ax.set_xlabel("proximal weight μ (symmetric log scale)")
-        rounds = int(mine["rounds"].max())
-        ax.set_ylabel(f"test accuracy, mean of last {min(LAST_K, rounds)} rounds")
-        ax.set_title(f"{protocol}: last-10 accuracy vs μ" if len(protocols) > 1 else
-                     "Last-10 accuracy vs μ (mean ± 1 std over seeds; dots: single seeds)")
-    dot = _seed_dot_handle()
-    handles.append(dot)
-    kwargs: dict[str, Any] = dict(ncol=min(len(handles), 3), frameon=False)
+        if j == len(levels) // 2:  # once, under the middle panel (the labels would overlap)
+            ax.set_xlabel(MU_AXIS)
+        if j == 0:
+            ax.set_ylabel(f"test accuracy, mean of last {min(LAST_K, rounds)} rounds")
+        where = f"{protocol}, " if len(protocols) > 1 else ""
+        ax.set_title(f"{where}{sf:.0%} stragglers")
+    dot, dot_text = _seed_dot_handle()
+    handles[dot_text] = dot
+    texts, artists = list(handles), list(handles.values())
+    kwargs: dict[str, Any] = dict(ncol=min(len(texts), 3), frameon=False)
     if legend_anchor is None:
-        target.legend([h for h, _ in handles], [t for _, t in handles],
-                      loc="outside upper center", **kwargs)
+        target.legend(artists, texts, loc="outside upper center", **kwargs)
     else:
-        target.legend([h for h, _ in handles], [t for _, t in handles], loc="upper center",
-                      bbox_to_anchor=legend_anchor, **kwargs)
+        target.legend(artists, texts, loc="upper center", bbox_to_anchor=legend_anchor,
+                      **kwargs)
 
 
 def _seed_dot_handle() -> tuple[Any, str]:
@@ -556,8 +559,10 @@ def _seed_dot_handle() -> tuple[Any, str]:
 
 
 def mu_sweep_figure(rounds_df: pd.DataFrame, summary_df: pd.DataFrame) -> Figure:
-    width = max(6.5, 3.4 * summary_df["protocol"].nunique())
-    fig = Figure(figsize=(width, 4.2), layout="constrained")
+    sweeps = mu_sweeps(summary_cells(summary_df))
+    n_cols = len({sf for _a, sf in sweeps}) or 1
+    n_rows = summary_df["protocol"].nunique()
+    fig = Figure(figsize=(max(6.5, 3.2 * n_cols), 0.9 + 3.3 * n_rows), layout="constrained")
     draw_mu_sweep(fig, rounds_df, summary_df)
     return fig
 
