@@ -55,6 +55,8 @@ def _algorithm_name(value: str) -> str:
 # new module is a new allowed value with no edit here.
 ProtocolName = Annotated[str, AfterValidator(_protocol_name)]
 AlgorithmName = Annotated[str, AfterValidator(_algorithm_name)]
+# an algorithm's hyperparameters by name (validated against the algorithm's own model)
+Params = dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], float | int]
 
 
 class _Strict(BaseModel):
@@ -117,6 +119,46 @@ def check_mu(algorithm: str, mu: float) -> None:
             f"algorithm={algorithm} with mu={mu}: {algorithm} has no proximal term; "
             f"use mu=0, or one of {', '.join(with_term)} for mu > 0"
         )
+
+
+def check_params(algorithm: str, params: dict[str, float]) -> None:
+    """``params`` must be hyperparameters of the algorithm, in their ranges."""
+    model = algorithms.get_algorithm(algorithm).hyperparameters
+    fields = model.model_fields
+    allowed = ", ".join(f"{name} ({_range(field)})" for name, field in fields.items()) or "none"
+    try:
+        model.model_validate(params, strict=False)  # 1 for 1.0: YAML writes both
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        shown = _short(repr(params.get(key))) if key in params else ""
+        raise ValueError(f"params.{key}={shown} for algorithm {algorithm}: {first['msg']}; "
+                         f"{algorithm}'s params: {allowed}") from None
+
+
+def _range(field: Any) -> str:
+    """A field's bounds as text ("> 0", ">= 0, < 1"), from its pydantic constraints."""
+    bounds = []
+    for meta in field.metadata:
+        for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                bounds.append(f"{sign} {value:g}")
+    return ", ".join(bounds) or "any number"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def variant_id(algorithm: str, mu: float, params: dict[str, float] | None = None) -> str:
+    """The directory name of a variant: ``fedprox-mu2.0``, ``fedadam-mu0.0-server_lr0.01``.
+
+    Floats are written as Python's shortest round-tripping repr, so the name reads back to
+    exactly the config's values; params are sorted by key.
+    """
+    extra = "".join(f"-{k}{float(v)!r}" for k, v in sorted((params or {}).items()))
+    return f"{algorithm}-mu{float(mu)!r}{extra}"
 
 
 def check_model_fits_the_data(names: list[str], model: str) -> None:
@@ -229,6 +271,9 @@ class RunConfig(_Strict):
     protocol: ProtocolName = "flower-baseline"
     algorithm: AlgorithmName = "fedprox"
     mu: float = Field(0.0, ge=0)
+    # the algorithm's own hyperparameters (fedbench/algorithms/<name>.py), unset ones at
+    # their defaults, e.g. {server_lr: 0.01} for fedadam
+    params: Params = {}
     stragglers: float = Field(0.0, ge=0, le=1)
     seed: int = Field(0, ge=0)
     data: DataConfig = DataConfig()
@@ -240,6 +285,15 @@ class RunConfig(_Strict):
     def _mu_needs_a_proximal_term(self) -> RunConfig:
         check_mu(self.algorithm, self.mu)
         return self
+
+    @model_validator(mode="after")
+    def _params_fit_the_algorithm(self) -> RunConfig:
+        check_params(self.algorithm, self.params)
+        return self
+
+    def variant(self) -> str:
+        """The cell's variant, as its directory names it (``variant_id``)."""
+        return variant_id(self.algorithm, self.mu, self.params)
 
     @model_validator(mode="after")
     def _clients_fit_the_split(self) -> RunConfig:
@@ -266,26 +320,38 @@ class RunConfig(_Strict):
     def digest(self) -> str:
         """Short hash of the numbers-defining settings (runtime excluded).
 
-        ``stop_at_target`` enters only when set, so the digests of runs made before the
-        option existed (checkpoints, provenance) stay valid.
+        ``stop_at_target`` and ``params`` enter only when set, so the digests of runs made
+        before those options existed (checkpoints, provenance) stay valid.
         """
         payload = self.model_dump(exclude={"runtime"})
         if not self.federation.stop_at_target:
             del payload["federation"]["stop_at_target"]
+        if not self.params:
+            del payload["params"]
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
 class Variant(_Strict):
-    """One algorithm line of the published figure, e.g. FedProx with mu=2."""
+    """One algorithm line of the published figure, e.g. FedProx with mu=2, or FedAdam with
+    a server learning rate of 0.01 (``params``)."""
 
     algorithm: AlgorithmName
     mu: float = Field(0.0, ge=0)
+    params: Params = {}
 
     @model_validator(mode="after")
     def _mu_needs_a_proximal_term(self) -> Variant:
         check_mu(self.algorithm, self.mu)
         return self
+
+    @model_validator(mode="after")
+    def _params_fit_the_algorithm(self) -> Variant:
+        check_params(self.algorithm, self.params)
+        return self
+
+    def id(self) -> str:
+        return variant_id(self.algorithm, self.mu, self.params)
 
 
 class GridConfig(_Strict):
@@ -350,7 +416,7 @@ class ExperimentConfig(_Strict):
 
     def cell(
         self, algorithm: str, mu: float, stragglers: float, seed: int, protocol: str | None = None,
-        setting: str | None = None,
+        setting: str | None = None, params: dict[str, float] | None = None,
     ) -> RunConfig:
         """The run config of one grid cell (validated); ``protocol`` overrides the config's,
         ``setting`` (a label of ``grid.settings``) its training settings."""
@@ -360,7 +426,8 @@ class ExperimentConfig(_Strict):
         if setting is not None:
             base["training"] = self.setting(setting).model_dump()
         return validate_run_config(
-            {**base, "algorithm": algorithm, "mu": mu, "stragglers": stragglers, "seed": seed}
+            {**base, "algorithm": algorithm, "mu": mu, "params": dict(params or {}),
+             "stragglers": stragglers, "seed": seed}
         )
 
     def settings(self) -> dict[str, TrainingConfig]:

@@ -32,7 +32,6 @@ from fedbench.fl.models import build_model
 from fedbench.fl.wire import TrainInstruction
 from fedbench.protocols import get_protocol
 
-
 # checkpoint arrays that are the strategy's state (server optimiser, control variates), not
 # the model's
 STRATEGY_PREFIX = "strategy/"
@@ -101,6 +100,7 @@ def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
         straggler_rate=cfg.stragglers,
         straggler_rule=protocol.straggler_rule,
         mu=cfg.mu,
+        params=cfg.params,
         fail_prob=fail_prob,
     )
 

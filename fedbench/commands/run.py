@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 from fedbench.errors import ConfigError
 
@@ -110,6 +110,12 @@ def config_field(model: Any, dotted: str, option: str) -> Any:
                               f"allowed keys: {allowed}")
         annotation = fields[part].annotation
         done.append(part)
+        if get_origin(annotation) is dict and len(done) < len(dotted.split(".")):
+            # a mapping of free names (``params``): any key below it, checked by the
+            # algorithm's hyperparameters when the config is validated
+            if len(done) + 1 != len(dotted.split(".")):
+                raise ConfigError(f"{option}: {'.'.join(done)}.<name> takes one value")
+            return get_args(annotation)[1]
         sub = next((t for t in _types(annotation)
                     if isinstance(t, type) and issubclass(t, BaseModel)), None)
         node = sub
@@ -139,6 +145,7 @@ def resolve(args: argparse.Namespace) -> RunConfig:
     first = grid.variants[0] if grid else None
     if first is not None:  # else RunConfig's default algorithm, without a proximal term
         base["algorithm"], base["mu"] = first.algorithm, first.mu
+        base["params"] = dict(first.params)
     base["stragglers"] = grid.stragglers[0] if grid else 0.0
     base["seed"] = grid.seeds[0] if grid else 0
     if grid and grid.protocols:
@@ -167,11 +174,13 @@ def resolve(args: argparse.Namespace) -> RunConfig:
                 raise ConfigError(f"--set {key}={sets[key]!r} contradicts the option that sets "
                                   f"{key} to {value!r}: give it once")
             set_nested(base, key, value)
+    algorithm_given = args.algorithm is not None or "algorithm" in sets
+    if algorithm_given:
+        base["params"] = {}  # a variant's params do not carry over to another algorithm
     for key, value in sets.items():
         set_nested(base, key, value)
-    algorithm_given = args.algorithm is not None or "algorithm" in sets
     if algorithm_given and args.mu is None and "mu" not in sets:
-        base["mu"] = 0.0  # a variant's mu does not carry over to another algorithm
+        base["mu"] = 0.0  # nor does its mu
     return validate_run_config(base, source=f"{config_path} with command-line options")
 
 

@@ -161,12 +161,15 @@ SETTING_AXIS = bool(SETTINGS)
 # `--resources gpu=N` (workflow/profiles/gpu) runs at most N cells on the GPUs at once.
 GPUS_PER_CELL = 1 if EXPERIMENT.runtime.device == "cuda" else 0
 
+# The grid's variants by directory name (fedbench.config.variant_id): fedprox-mu2.0, or
+# fedadam-mu0.0-server_lr0.01 for one with params of its own.
+VARIANTS = {v.id(): v for v in EXPERIMENT.grid.variants}
+
 wildcard_constraints:
     name=re.escape(NAME),
     protocol="|".join(re.escape(p) for p in EXPERIMENT.protocols()),
     setting="|".join(re.escape(s) for s in SETTINGS) or "none",
-    algorithm="|".join(re.escape(a) for a in algorithms.names()),
-    mu=FLOAT,
+    variant="|".join(re.escape(v) for v in VARIANTS),
     stragglers=FLOAT,
     seed=r"[0-9]+",
 
@@ -181,16 +184,14 @@ def grid_cells():
     ([protocol,] variant, stragglers, seed)."""
     grid = EXPERIMENT.grid
     protocols = EXPERIMENT.protocols()
-    variants = sorted({(v.algorithm, float(v.mu)) for v in grid.variants})
     stragglers = sorted({float(s) for s in grid.stragglers})
     seeds = sorted({int(s) for s in grid.seeds})
     settings = sorted(SETTINGS) or [None]
     return [
-        {"protocol": p, "setting": t, "algorithm": a, "mu": fmt_float(m),
-         "stragglers": fmt_float(s), "seed": str(k)}
+        {"protocol": p, "setting": t, "variant": v, "stragglers": fmt_float(s), "seed": str(k)}
         for p in protocols
         for t in settings
-        for a, m in variants
+        for v in sorted(VARIANTS)
         for s in stragglers
         for k in seeds
     ]
@@ -199,14 +200,19 @@ def grid_cells():
 CELL = (
     ("{protocol}/" if PROTOCOL_AXIS else "")
     + ("{setting}/" if SETTING_AXIS else "")
-    + "{algorithm}-mu{mu}-sf{stragglers}/seed{seed}"
+    + "{variant}-sf{stragglers}/seed{seed}"
 )
 
 
 def cell_options(wildcards):
-    """The `fedbench run` options naming a cell's protocol and setting (with those axes)."""
-    options = f" --protocol {wildcards.protocol}" if PROTOCOL_AXIS else ""
-    return options + (f" --setting {wildcards.setting}" if SETTING_AXIS else "")
+    """The `fedbench run` options naming a cell's protocol and setting (with those axes) and
+    its variant: the algorithm, mu and the algorithm's own params."""
+    variant = VARIANTS[wildcards.variant]
+    parts = [f" --protocol {wildcards.protocol}" if PROTOCOL_AXIS else "",
+             f" --setting {wildcards.setting}" if SETTING_AXIS else "",
+             f" --algorithm {variant.algorithm} --mu {fmt_float(variant.mu)}",
+             *(f" --set params.{k}={fmt_float(v)}" for k, v in sorted(variant.params.items()))]
+    return "".join(parts)
 
 
 

@@ -58,6 +58,5 @@ rule simulate:
         "../../environment.yml"
     shell:
         "fedbench run --config {input.config:q}{params.options}"
-        " --algorithm {wildcards.algorithm} --mu {wildcards.mu}"
         " --stragglers {wildcards.stragglers} --seed {wildcards.seed}"
         " --threads {threads} --out {params.out:q} --quiet > {log:q} 2>&1"
