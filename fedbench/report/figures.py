@@ -669,7 +669,7 @@ def draw_target_curves(fig: Target, curves: pd.DataFrame, runs_df: pd.DataFrame 
         if any_stop:
             ax.plot([], [], marker="o", markersize=3.2, color="#555555", linestyle="none",
                     label="run stopped at the target")
-        for kind in sorted(marked):
+        for kind in (k for k in ROUNDS_MARKERS if k in marked):  # the table first
             ax.plot([], [], linestyle="none", color="#555555", label=ROUNDS_MARKERS[kind][1],
                     **ROUNDS_MARKERS[kind][0])
         if log_x:
@@ -683,9 +683,9 @@ def draw_target_curves(fig: Target, curves: pd.DataFrame, runs_df: pd.DataFrame 
 
 # published rounds to target drawn on the target line: (marker style, legend text)
 ROUNDS_MARKERS = {
-    "paper": ({"marker": "D", "markersize": 5.5, "markeredgecolor": "#222222"},
+    "table": ({"marker": "D", "markersize": 5.5, "markeredgecolor": "#222222"},
               "McMahan et al. Table 2 (rounds to target)"),
-    "reference": ({"marker": "s", "markersize": 5.5, "markerfacecolor": "white"},
+    "replication": ({"marker": "s", "markersize": 5.5, "markerfacecolor": "white"},
                   "Flower's replication (rounds to target)"),
 }
 
@@ -694,7 +694,7 @@ def _published_rounds(ax, protocol: str, model: str, epochs: int, batch: int, ta
                       color: Any) -> set[str]:
     """Mark a setting's published rounds to target at (rounds, target); the kinds drawn."""
     drawn = set()
-    for kind, rounds in zip(("paper", "reference"),
+    for kind, rounds in zip(("table", "replication"),
                             published_for(protocol, model, epochs, batch), strict=True):
         if rounds is not None:
             style = dict(ROUNDS_MARKERS[kind][0])
