@@ -153,6 +153,7 @@ def _with_run_json(directory: Path, config: dict) -> Path:
     ({"name": "other"}, "name='other'"),
     ({"training.lr": 0.1}, "training.lr=0.1; this run: training.lr=0.03"),
     ({"training.batch_size": None}, "training.batch_size=0"),  # B = ∞, however written
+    ({"params": {"server_lr": 0.1}}, "params={'server_lr': 0.1}; this run: params={}"),
 ])
 def test_another_cells_directory_is_refused(tmp_path, theirs, named) -> None:
     out = _with_run_json(tmp_path / "cell", _cell(**theirs))

@@ -178,7 +178,8 @@ def test_a_full_disk_ends_fedbench_run_with_the_path(tmp_path, tiny_config) -> N
         assert f"fedbench: error: {disk / 'cell' / 'rounds.csv'}: No space left on device" \
             in proc.stderr
         assert "Traceback" not in proc.stderr
-        assert sorted(p.name for p in (disk / "cell").iterdir()) == []  # no temporary file
+        # no temporary file; only the (empty) lock file of the run
+        assert sorted(p.name for p in (disk / "cell").iterdir()) == [".lock"]
 
 
 def test_a_full_disk_ends_fedbench_data_with_the_path_and_no_temporary_file(

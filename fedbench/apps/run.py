@@ -48,7 +48,8 @@ NOT_A_CELL = ("summary.csv", "report.pdf", "provenance.json", "targets.csv",
 # <algorithm>-mu<mu>-sf<stragglers>/seed<seed>); any other setting (rounds, clients, weight
 # decay, runtime) is the same cell run again, which replaces it, as the workflow does
 IDENTITY = ("name", "protocol", "training.model", "training.local_epochs",
-            "training.batch_size", "training.lr", "algorithm", "mu", "stragglers", "seed")
+            "training.batch_size", "training.lr", "algorithm", "mu", "params", "stragglers",
+            "seed")
 
 
 @contextlib.contextmanager
@@ -65,8 +66,11 @@ def output_lock(out: Path) -> Iterator[None]:
             raise ConfigError(
                 f"--out {out}: another fedbench run (pid {holder}) is writing there; wait for "
                 "it to end, or give this run another --out") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        try:  # who holds it, for the message of a second writer; the lock works without it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        except OSError:  # a full disk: the run reports it where its results fail to fit
+            pass
         yield
     finally:
         os.close(fd)
@@ -79,7 +83,9 @@ def _identity(config: Any) -> dict[str, Any]:
         node = config
         for key in dotted.split("."):
             node = node.get(key) if isinstance(node, dict) else None
-        found[dotted] = 0 if dotted == "training.batch_size" and node is None else node
+        if node is None and dotted in ("training.batch_size", "params"):
+            node = 0 if dotted == "training.batch_size" else {}  # B = ∞; runs without params
+        found[dotted] = node
     return found
 
 
