@@ -71,7 +71,7 @@ def test_default_config_plans_the_45_cell_grid(tmp_path: Path) -> None:
     # every cell exactly once, and the wildcards give back the config's values exactly
     cells = set()
     for m in re.finditer(
-        r"wildcards: name=fedprox-mnist, algorithm=(\w+), mu=([^,]+), "
+        r"wildcards: name=fedprox-mnist, variant=(\w+)-mu([^,]+), "
         r"stragglers=([^,]+), seed=(\d+)",
         output_of(proc),
     ):
@@ -148,7 +148,7 @@ BAD_CONFIGS = [
     (
         "fedavg with mu",
         _set("grid.variants", [{"algorithm": "fedavg", "mu": 2.0}]),
-        ["grid.variants[0].mu", "fedavg has no proximal term"],
+        ["grid.variants[0].mu", "fedavg", "no proximal term: mu must be 0"],
     ),
     # not expressible in JSON Schema: checked by fedbench.config right after it
     (

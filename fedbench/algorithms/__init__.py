@@ -55,12 +55,17 @@ def baseline() -> Algorithm:
     return next(a for a in registry().values() if a.baseline)
 
 
-def label(name: str, mu: float) -> str:
-    """The legend name of (algorithm, mu); an algorithm no longer registered keeps its name."""
+def params_text(params: dict[str, float] | None) -> str:
+    """An algorithm's hyperparameters as one cell of a table: "server_lr=0.01" ("" for none)."""
+    return ", ".join(f"{k}={float(v):g}" for k, v in sorted((params or {}).items()))
+
+
+def label(name: str, mu: float, params: dict[str, float] | None = None) -> str:
+    """The legend name of (algorithm, mu, params), e.g. "FedProx μ=2" or
+    "FedAdam (server_lr=0.01)"; an algorithm no longer registered keeps its name."""
     algorithm = registry().get(name)
-    if algorithm is None:
-        return f"{name} μ={float(mu):g}"
-    return algorithm.label(mu)
+    base = f"{name} μ={float(mu):g}" if algorithm is None else algorithm.label(mu)
+    return f"{base} ({params_text(params)})" if params else base
 
 
 def sort_key(name: str, mu: float) -> tuple[int, str, float]:

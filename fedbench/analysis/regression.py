@@ -170,6 +170,14 @@ def _key(protocol: Any, algorithm: Any, mu: Any, stragglers: Any) -> tuple[str, 
             round(float(mu), 9), round(float(stragglers), 9))
 
 
+def _algorithm(row: Any) -> str:
+    """A row's algorithm as a cell key names it: with its params, when it has any
+    ("fedadam[server_lr=0.01]"), so that variants of one algorithm are distinct cells; a
+    summary or reference without a params column has none."""
+    params = row.get("params")
+    return str(row["algorithm"]) if _is_blank(params) else f"{row['algorithm']}[{params}]"
+
+
 def cell_label(key: tuple[str, str, float, float]) -> str:
     """Short, grep-able name of a cell, e.g. ``flower-baseline/fedprox mu=2 sf=0.9``; μ is
     left out for an algorithm without a proximal weight (``flower-baseline/fedavg sf=0.9``)."""
@@ -243,7 +251,7 @@ def _index_cells(df: pd.DataFrame, what: str, extra_key: str | None = None) -> d
     """Map each row's cell key (plus ``extra_key``'s value) to its index; duplicates are errors."""
     seen: dict[tuple, Any] = {}
     for idx, row in df.iterrows():
-        key = _key(row["protocol"], row["algorithm"], row["mu"], row["stragglers"])
+        key = _key(row["protocol"], _algorithm(row), row["mu"], row["stragglers"])
         full = (*key, str(row[extra_key]).strip()) if extra_key else key
         if full in seen:
             raise UsageError(f"{what}: cell {cell_label(key)} appears twice "
@@ -281,7 +289,7 @@ def make_expected(summary_df: pd.DataFrame, provenance: Mapping[str, Any], *,
     _index_cells(df, what)
     rows = []
     for idx, row in df.iterrows():
-        key = _key(row["protocol"], row["algorithm"], row["mu"], row["stragglers"])
+        key = _key(row["protocol"], _algorithm(row), row["mu"], row["stragglers"])
         label = cell_label(key)
         mean, std = float(row[metric]), float(row[std_col])
         n_seeds, n_div = row["n_seeds"], row["n_diverged"]
@@ -347,7 +355,7 @@ def evaluate_claims(summary_df: pd.DataFrame, close_tol: float = CLOSE_TOL) -> l
     no_pair = f"no paired difference vs {reference.docs.title} (no common seeds)"
     results: list[ClaimResult] = []
     for _, row in df.iterrows():
-        key = _key(row["protocol"], row["algorithm"], row["mu"], row["stragglers"])
+        key = _key(row["protocol"], _algorithm(row), row["mu"], row["stragglers"])
         protocol, algorithm, mu, sf = key
         if algorithm not in proximal or (protocol, sf) not in with_baseline:
             continue

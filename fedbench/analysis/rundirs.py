@@ -38,9 +38,9 @@ from typing import Any
 
 import pandas as pd
 
-from fedbench.algorithms import label
+from fedbench.algorithms import label, params_text
 from fedbench.apps.results import OPTIONAL_ROUND_COLUMNS, RENAMED_ROUND_COLUMNS, ROUND_COLUMNS
-from fedbench.config import FULL_BATCH
+from fedbench.config import FULL_BATCH, variant_id
 from fedbench.errors import UsageError
 from fedbench.protocols import names
 
@@ -53,7 +53,8 @@ LEFT_OUT = ("diverged", "failed")
 COUNT_COLUMNS = ("round", "sampled", "n_stragglers", "dropped", "failed", "examples")
 MAY_BE_NAN = ("train_loss", "global_train_loss")
 # the last of the cell path's directories: <algorithm>-mu<mu>-sf<stragglers>/seed<seed>
-_VARIANT_DIR = re.compile(r"(?P<algorithm>[A-Za-z0-9_]+)-mu(?P<mu>[^/]+)-sf(?P<stragglers>[^/]+)")
+# <variant>-sf<stragglers>, the variant as fedbench.config.variant_id writes it
+_VARIANT_DIR = re.compile(r"(?P<variant>[A-Za-z0-9_]+-mu[^/]+)-sf(?P<stragglers>[^/-]+)")
 _SEED_DIR = re.compile(r"seed(?P<seed>[0-9]+)")
 _SETTING_DIR = re.compile(r"\w+-E\d+-B(?:\d+|inf)-lr.+")
 VERSIONED = ("fedbench", "flwr", "torch", "numpy", "python")
@@ -233,6 +234,9 @@ def run_record(run_dir: Path, payload: dict[str, Any], path: Path) -> dict[str, 
         "protocol": _typed(payload, "config.protocol", path, "text"),
         "algorithm": _typed(payload, "config.algorithm", path, "text"),
         "mu": float(_typed(payload, "config.mu", path, "number", minimum=0)),
+        # the algorithm's own hyperparameters as text, "server_lr=0.01" ("" for none; runs
+        # made before they existed have none)
+        "params": params_text(_params(payload, path)),
         "stragglers": float(_typed(payload, "config.stragglers", path, "number",
                                    minimum=0, maximum=1)),
         "seed": _typed(payload, "config.seed", path, "int", minimum=0),
@@ -268,8 +272,20 @@ def run_record(run_dir: Path, payload: dict[str, Any], path: Path) -> dict[str, 
     }
     for package in VERSIONED:
         record[f"{package}_version"] = versions.get(package)
-    record["variant"] = label(record["algorithm"], record["mu"])
+    params = _params(payload, path)
+    record["variant"] = label(record["algorithm"], record["mu"], params)
+    record["variant_id"] = variant_id(record["algorithm"], record["mu"], params)
     return record
+
+
+def _params(payload: dict[str, Any], path: Path) -> dict[str, float]:
+    params = _dig(payload, "config", path).get("params") or {}
+    if not isinstance(params, dict) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+            and math.isfinite(v) for k, v in params.items()):
+        raise UsageError(f"{path}: config.params must map names to finite numbers "
+                         f"(got {shorten(params)})")
+    return {k: float(v) for k, v in params.items()}
 
 
 def rerun_hint(run_dir: Path) -> str:
@@ -324,15 +340,16 @@ def check_path_agrees(run_dir: Path, record: dict[str, Any], json_path: Path) ->
     if not cell:
         return
     try:
-        named = {"seed": int(cell["seed"]), "algorithm": cell["algorithm"],
-                 "mu": float(cell["mu"]), "stragglers": float(cell["stragglers"])}
+        named = {"seed": int(cell["seed"]), "variant": cell["variant"],
+                 "stragglers": float(cell["stragglers"])}
     except ValueError:
         return  # not a cell path after all
     if "setting" in cell:
         named["setting"] = cell["setting"]
     if "protocol" in cell and cell["protocol"] != record["name"]:
         named["protocol"] = cell["protocol"]
-    got = {**{k: record[k] for k in ("seed", "algorithm", "mu", "stragglers", "protocol")},
+    got = {**{k: record[k] for k in ("seed", "stragglers", "protocol")},
+           "variant": record["variant_id"],
            "setting": setting_label(record)}
     wrong = [f"{k}={got[k]!r} (the path says {v!r})" for k, v in named.items() if got[k] != v]
     if wrong:

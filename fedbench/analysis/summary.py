@@ -45,14 +45,15 @@ from typing import Any
 
 import pandas as pd
 
-from fedbench.algorithms import baseline, label, sort_key
+from fedbench.algorithms import baseline, sort_key
 from fedbench.analysis.rundirs import LEFT_OUT, VERSIONED, read_run_dirs
 from fedbench.analysis.statistics import mean_std, paired_t_interval
 from fedbench.apps.results import ROUND_COLUMNS, write_json
 from fedbench.errors import UsageError
 from fedbench.io import atomic_write_text
 
-CELL_KEYS = ("protocol", "algorithm", "mu", "stragglers")
+# params: the algorithm's own hyperparameters as text ("server_lr=0.01"; "" for none)
+CELL_KEYS = ("protocol", "algorithm", "mu", "params", "stragglers")
 RUN_KEYS = (*CELL_KEYS, "seed")
 LAST_K = 10
 
@@ -175,14 +176,14 @@ def summarize(rounds_df: pd.DataFrame, runs_df: pd.DataFrame,
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     order = sorted(range(len(summary)), key=lambda i: (
         summary.at[i, "protocol"], summary.at[i, "stragglers"],
-        sort_key(summary.at[i, "algorithm"], summary.at[i, "mu"])))
+        sort_key(summary.at[i, "algorithm"], summary.at[i, "mu"]), summary.at[i, "params"]))
     return summary.iloc[order].reset_index(drop=True)
 
 
 def _paired(cell: tuple[Any, ...], group: pd.DataFrame, metrics: pd.DataFrame) -> dict[str, Any]:
     """Paired last-10 difference of this cell minus the baseline algorithm (FedAvg) at the same
     protocol and stragglers."""
-    protocol, algorithm, _mu, stragglers = cell
+    protocol, algorithm, _mu, _params, stragglers = cell
     empty = {"paired_baseline": "", "n_pairs": 0, "paired_diff_last10_mean": math.nan,
              "paired_diff_last10_std": math.nan, "paired_ci_low": math.nan,
              "paired_ci_high": math.nan}
@@ -190,7 +191,7 @@ def _paired(cell: tuple[Any, ...], group: pd.DataFrame, metrics: pd.DataFrame) -
     if algorithm == reference.name:
         return empty
     base = metrics[(metrics["protocol"] == protocol) & (metrics["algorithm"] == reference.name)
-                   & (metrics["stragglers"] == stragglers)]
+                   & (metrics["params"] == "") & (metrics["stragglers"] == stragglers)]
     if base.empty:
         return empty
     base_label = reference.label(0.0)
@@ -256,8 +257,8 @@ def provenance(runs_df: pd.DataFrame, name: str) -> dict[str, Any]:
     """
     digests = _unique(runs_df["config_digest"])
     combined = hashlib.sha256("\n".join(digests).encode()).hexdigest()[:12]
-    variants = sorted({(r.algorithm, r.mu) for r in runs_df.itertuples()},
-                      key=lambda am: sort_key(*am))
+    variants = sorted({(r.algorithm, r.mu, r.params, r.variant) for r in runs_df.itertuples()},
+                      key=lambda v: (sort_key(v[0], v[1]), v[2]))
     setup_keys = ("protocol", "num_clients", "clients_per_round", "rounds", "model",
                   "local_epochs", "batch_size", "lr", "weight_decay")
     return {
@@ -275,7 +276,7 @@ def provenance(runs_df: pd.DataFrame, name: str) -> dict[str, Any]:
         "runs_started_at": min(_unique(runs_df["started_at"]), default=None),
         "runs_finished_at": max(_unique(runs_df["finished_at"]), default=None),
         "setup": {k: _unique(runs_df[k]) for k in setup_keys},
-        "variants": [label(a, m) for a, m in variants],
+        "variants": [v[3] for v in variants],
         "stragglers": _unique(runs_df["stragglers"]),
         "seeds": _unique(runs_df["seed"]),
         "runs": [
@@ -329,9 +330,14 @@ def _read_csv(path: Path, required: Sequence[str],
 def load_reports(reports_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Read back what ``aggregate`` wrote: (rounds_df, summary_df, provenance)."""
     root = Path(reports_dir)
-    text = ("name", "protocol", "algorithm", "variant", "status", "paired_baseline")
-    rounds_df = _read_csv(root / ROUNDS_FILE, TIDY_COLUMNS, text[:5])
-    summary_df = _read_csv(root / SUMMARY_FILE, SUMMARY_COLUMNS, text)
+    text = ("name", "protocol", "algorithm", "variant", "status", "params", "paired_baseline")
+    # tables written before algorithms had params have no such column: none had params
+    tidy = [c for c in TIDY_COLUMNS if c != "params"]
+    rounds_df = _read_csv(root / ROUNDS_FILE, tidy, text[:6])
+    summary_df = _read_csv(root / SUMMARY_FILE, [c for c in SUMMARY_COLUMNS if c != "params"],
+                           text)
+    for frame in (rounds_df, summary_df):
+        frame["params"] = frame["params"].fillna("") if "params" in frame else ""
     summary_df["paired_baseline"] = summary_df["paired_baseline"].fillna("")
     prov_path = root / PROVENANCE_FILE
     if not prov_path.is_file():

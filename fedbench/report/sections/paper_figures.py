@@ -11,11 +11,13 @@ from fedbench.report.sections import GridReport, Section, federated_protocols
 HEADING = "FedProx paper"
 
 
-def _lines() -> str:
-    """The figure's lines and what each does with stragglers, from the algorithm registry:
+def _lines(present: set[str]) -> str:
+    """The figure's lines (the algorithms ``present`` in the grid) and what each does with
+    stragglers, from the algorithm registry:
     "FedAvg (stragglers dropped), FedProx μ=0 and FedProx μ>0 (partial work kept)"."""
     parts = []
-    for algorithm in sorted(registry().values(), key=lambda a: sort_key(a.name, 0.0)):
+    for algorithm in sorted((a for a in registry().values() if a.name in present),
+                            key=lambda a: sort_key(a.name, 0.0)):
         title = algorithm.docs.title
         lines = f"{title} μ=0 and {title} μ>0" if algorithm.uses_mu else title
         kept = "stragglers dropped" if algorithm.drop_stragglers else "partial work kept"
@@ -34,7 +36,7 @@ def add(doc: Document, report: GridReport) -> None:
                                       else "test accuracy") + " by dataset", keep_with=5.0)
         doc.paragraph(
             f"As the paper's Figure 1: columns are datasets, rows straggler rates, lines "
-            f"{_lines()}; mean over seeds, ±1 std bands. {ylabel.capitalize()} of the global "
+            f"{_lines(set(report.summary['algorithm']))}; mean over seeds, ±1 std bands. {ylabel.capitalize()} of the global "
             "model "
             + ("over every device's training data." if metric == "global_train_loss" else
                "= Σ correct / Σ n over every device's test split.") + f" (figures/{name}.pdf)",
