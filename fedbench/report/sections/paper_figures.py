@@ -36,8 +36,8 @@ def add(doc: Document, report: GridReport) -> None:
                                       else "test accuracy") + " by dataset", keep_with=5.0)
         doc.paragraph(
             f"As the paper's Figure 1: columns are datasets, rows straggler rates, lines "
-            f"{_lines(set(report.summary['algorithm']))}; mean over seeds, ±1 std bands. {ylabel.capitalize()} of the global "
-            "model "
+            f"{_lines(set(report.summary['algorithm']))}; mean over seeds, ±1 std bands. "
+            f"{ylabel.capitalize()} of the global model "
             + ("over every device's training data." if metric == "global_train_loss" else
                "= Σ correct / Σ n over every device's test split.") + f" (figures/{name}.pdf)",
             size=8.5)
