@@ -42,7 +42,7 @@ NULLABLE_INT = "int or blank"
 KINDS = {
     "summary.csv": {
         **dict.fromkeys(SUMMARY_COLUMNS, FLOAT),
-        **dict.fromkeys(("name", "protocol", "algorithm", "variant", "status",
+        **dict.fromkeys(("name", "protocol", "algorithm", "params", "variant", "status",
                          "paired_baseline"), TEXT),
         **dict.fromkeys(("n_seeds", "n_ok", "n_diverged", "rounds", "n_pairs"), INT),
     },
