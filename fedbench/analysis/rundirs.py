@@ -56,6 +56,8 @@ MAY_BE_NAN = ("train_loss", "global_train_loss")
 # <variant>-sf<stragglers>, the variant as fedbench.config.variant_id writes it
 _VARIANT_DIR = re.compile(r"(?P<variant>[A-Za-z0-9_]+-mu[^/]+)-sf(?P<stragglers>[^/-]+)")
 _SEED_DIR = re.compile(r"seed(?P<seed>[0-9]+)")
+_PLAIN_VARIANT = re.compile(r"(?P<algorithm>[A-Za-z0-9_]+)-mu(?P<mu>[0-9]+(?:\.[0-9]+)?"
+                            r"(?:e[-+][0-9]+)?)")
 _SETTING_DIR = re.compile(r"\w+-E\d+-B(?:\d+|inf)-lr.+")
 VERSIONED = ("fedbench", "flwr", "torch", "numpy", "python")
 
@@ -297,7 +299,12 @@ def rerun_hint(run_dir: Path) -> str:
     cell = cell_of_path(run_dir)
     parts = run_dir.parts
     depth = 2 + ("protocol" in cell) + ("setting" in cell)
-    if {"algorithm", "seed"} <= cell.keys() and len(parts) > depth:
+    # a variant without params (fedprox-mu2.0) gives its options back; one with params
+    # (their --set options) is left to snakemake
+    plain = _PLAIN_VARIANT.fullmatch(cell.get("variant", ""))
+    if plain is not None:
+        cell.update(plain.groupdict())
+    if plain is not None and "seed" in cell and len(parts) > depth:
         config = Path(*parts[:-depth]) / "run_config.yaml"
         if config.is_file():
             options = "".join(f" --{key} {cell[key]}" for key in ("protocol", "setting")
