@@ -20,8 +20,10 @@ VARIANTS = (("fedavg", 0.0), ("fedprox", 0.0), ("fedprox", 1.0))
 
 
 def test_each_report_kind_lists_its_sections() -> None:
-    assert headings(GRID_SECTIONS) == ["Provenance", "Setup", "Results", "Final accuracy",
-                                       "Paired comparison", "Known differences"]
+    assert headings(GRID_SECTIONS) == ["Provenance", "Setup",
+                                       "Algorithms: which keep stragglers' partial work",
+                                       "Results", "Final accuracy", "Paired comparison",
+                                       "Known differences"]
     assert [s.heading for s in GRID_SECTIONS if s.conditional] == ["μ sweep",
                                                                     *["FedProx paper"] * 2]
     assert headings(TARGET_SECTIONS) == ["Provenance", "Setup", "Rounds to target accuracy",
@@ -98,3 +100,11 @@ def test_a_grid_without_published_values_says_so(federated) -> None:
     assert "FedAvg and FedProx on MNIST with Flower" in text
     assert "* Published: no published value for these cells." in text
     assert "FedProx_mnist.png" not in text  # the Flower figure is not these protocols' source
+
+
+def test_the_report_says_which_algorithms_keep_stragglers_partial_work(federated) -> None:
+    text = federated["text"]
+    assert "Algorithms: which keep stragglers' partial work" in text
+    assert "In this grid FedAvg drops them; FedProx keeps their partial work." in text
+    assert "FedAvg dropped (discarded) none McMahan et al." in text
+    assert "FedProx partial work kept μ = 0, 1 Li et al." in text

@@ -60,6 +60,15 @@ def params_text(params: dict[str, float] | None) -> str:
     return ", ".join(f"{k}={float(v):g}" for k, v in sorted((params or {}).items()))
 
 
+def params_from_text(text: object) -> dict[str, float]:
+    """``params_text``'s cell read back ("server_lr=0.01, tau=0.001" -> a dict; "", None or
+    NaN, as pandas reads an empty cell, -> {})."""
+    if not isinstance(text, str) or not text.strip():
+        return {}
+    pairs = (item.split("=", 1) for item in text.split(", "))
+    return {k.strip(): float(v) for k, v in pairs}
+
+
 def label(name: str, mu: float, params: dict[str, float] | None = None) -> str:
     """The legend name of (algorithm, mu, params), e.g. "FedProx μ=2" or
     "FedAdam (server_lr=0.01)"; an algorithm no longer registered keeps its name."""

@@ -27,6 +27,7 @@ from fedbench.report.sections import (
     GridReport,
     Section,
     TargetsReport,
+    algorithms,
     curves,
     final_accuracy,
     known_differences,
@@ -45,9 +46,9 @@ from fedbench.report.sections import (
 REPORT_FILE = "report.pdf"
 
 GRID_SECTIONS: tuple[Section, ...] = (
-    title.GRID, provenance.SECTION, setup.GRID, curves.SECTION, final_accuracy.SECTION,
-    mu_sweep.SECTION, paired_comparison.SECTION, paper_figures.SECTION, paper_comparison.SECTION,
-    known_differences.GRID,
+    title.GRID, provenance.SECTION, setup.GRID, algorithms.SECTION, curves.SECTION,
+    final_accuracy.SECTION, mu_sweep.SECTION, paired_comparison.SECTION, paper_figures.SECTION,
+    paper_comparison.SECTION, known_differences.GRID,
 )
 TARGET_SECTIONS: tuple[Section, ...] = (
     title.TARGETS, provenance.SECTION, setup.TARGETS, rounds_to_target.SECTION,

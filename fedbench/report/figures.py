@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure, SubFigure
 
-from fedbench.algorithms import baseline, sort_key
+from fedbench.algorithms import baseline, params_from_text, sort_key
 from fedbench.algorithms import registry as algorithm_registry
 from fedbench.analysis.summary import LAST_K, RUN_KEYS, per_run_metrics
 from fedbench.analysis.targets import batch_order, published_for, target_of
@@ -36,12 +36,14 @@ from fedbench.config import FULL_BATCH
 from fedbench.io import atomic_write
 from fedbench.protocols import get_protocol, registry
 
-# Colour-blind-safe (Okabe–Ito), assigned in variant order: the baseline (FedAvg) first,
-# then by algorithm and μ.
-PALETTE = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
-           "#000000")
-LINESTYLES = ("--", "-", "-", "-.", ":", "-", "--", "-.")
-MARKERS = ("s", "o", "^", "D", "v", "P", "X", "*")
+# Colour-blind-safe (Okabe–Ito, then Tol's muted colours for grids of more than seven
+# variants; Okabe–Ito's yellow last, as it is faint on white), assigned in variant order:
+# the baseline (FedAvg) first, then by algorithm, μ and params. Twelve variants get twelve
+# colours; markers and line styles tell the same colours apart where a grid has more.
+PALETTE = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+           "#882255", "#44AA99", "#999933", "#332288", "#F0E442")
+LINESTYLES = ("--", "-", "-", "-.", ":", "-", "--", "-.", "-", ":", "-.", "-")
+MARKERS = ("s", "o", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 RC = {
     "pdf.fonttype": 42,  # TrueType: text stays extractable (pypdf) and searchable
     "ps.fonttype": 42,
@@ -129,9 +131,40 @@ def published_shown(frame: pd.DataFrame) -> bool:
     return False
 
 
-def legend_height(entries: int, ncol: int = 4) -> float:
-    """Inches a figure legend of ``entries`` in ``ncol`` columns takes above the axes."""
-    return 0.12 + 0.2 * math.ceil(entries / ncol)
+# inches a figure legend may take: the report's text width (figures drawn alone are wider)
+LEGEND_WIDTH = 6.6
+
+
+def text_inches(text: str, size: float) -> float:
+    """Rendered width of ``text`` in the report's font, in inches (measured, not guessed)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(family=RC["font.family"], size=size)
+    width, _h, _d = text_to_path.get_text_width_height_descent(text, prop, ismath=False)
+    return width / 72
+
+
+def legend_columns(labels: Sequence[str], most: int = 4, width: float = LEGEND_WIDTH) -> int:
+    """As many legend columns (at most ``most``) as fit ``width`` inches with the longest label:
+    "FedAdagrad (server_lr=0.03)" four times across would run off the page."""
+    if not labels:
+        return 1
+    size = float(RC["legend.fontsize"])
+    # the handle, the gap after it and the spacing between columns (2.0 + 0.8 + 2.0 font sizes)
+    entry = max(text_inches(t, size) for t in labels) + 4.8 * size / 72
+    return max(1, min(most, len(labels), int(width // entry)))
+
+
+def legend_height(labels: Sequence[str], most: int = 4) -> float:
+    """Inches a figure legend of ``labels`` (in ``legend_columns``) takes above the axes."""
+    return 0.12 + 0.2 * math.ceil(len(labels) / legend_columns(labels, most))
+
+
+def legend_labels(frame: pd.DataFrame, published: bool = False) -> list[str]:
+    """The labels of a figure legend of the variants in ``frame`` (and the published values)."""
+    return [label for _a, _m, label in variants_in(frame)] + ([PUBLISHED_LABEL] if published
+                                                               else [])
 
 
 def _published_handle() -> tuple[Any, str]:
@@ -151,10 +184,14 @@ def style() -> Iterator[None]:
 
 
 def variants_in(frame: pd.DataFrame) -> list[tuple[str, float, str]]:
-    """(algorithm, mu, label) of every variant in ``frame``, in legend order."""
-    seen = {(str(a), float(m), str(v))
-            for a, m, v in frame[["algorithm", "mu", "variant"]].itertuples(index=False)}
-    return sorted(seen, key=lambda amv: sort_key(amv[0], amv[1]))
+    """(algorithm, mu, label) of every variant in ``frame``, in legend order: the baseline
+    first, then by algorithm and μ, then by the params' values (numerically)."""
+    columns = ["algorithm", "mu", "variant"] + (["params"] if "params" in frame else [])
+    seen = {(str(row[0]), float(row[1]), str(row[2]),
+             tuple(sorted(params_from_text(row[3]).items())) if len(row) > 3 else ())
+            for row in frame[columns].itertuples(index=False)}
+    ordered = sorted(seen, key=lambda v: (sort_key(v[0], v[1]), v[3], v[2]))
+    return [(a, m, label) for a, m, label, _p in ordered]
 
 
 def variant_styles(variants: Sequence[tuple[str, float, str]]) -> dict[str, dict[str, Any]]:
@@ -163,7 +200,8 @@ def variant_styles(variants: Sequence[tuple[str, float, str]]) -> dict[str, dict
     The order is a function of the variants alone (the baseline first, then by algorithm
     and μ), so the same grid always gets the same colours in every figure.
     """
-    return {label: {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i % len(PALETTE)],
+    return {label: {"color": PALETTE[i % len(PALETTE)],
+                    "linestyle": LINESTYLES[i % len(LINESTYLES)],
                     "marker": MARKERS[i % len(MARKERS)]}
             for i, (_a, _m, label) in enumerate(variants)}
 
@@ -371,12 +409,12 @@ def _legend(target: Target, variants: Sequence[tuple[str, float, str]],
     labels = [label for _a, _m, label in variants]
     handles += [h for h, _ in extra]
     labels += [text for _, text in extra]
+    ncol = legend_columns(labels)
     if anchor is None:
-        target.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 4),
-                      frameon=False)
+        target.legend(handles, labels, loc="outside upper center", ncol=ncol, frameon=False)
     else:
-        target.legend(handles, labels, loc="upper center", bbox_to_anchor=anchor,
-                      ncol=min(len(labels), 4), frameon=False)
+        target.legend(handles, labels, loc="upper center", bbox_to_anchor=anchor, ncol=ncol,
+                      frameon=False)
 
 
 def curves_figure(rounds_df: pd.DataFrame, width: float = 8.0) -> Figure:
@@ -438,31 +476,51 @@ def forest_rows(summary_df: pd.DataFrame) -> pd.DataFrame:
     return summary_df[summary_df["algorithm"] != baseline().name].reset_index(drop=True)
 
 
-def draw_forest(target: Target, summary_df: pd.DataFrame) -> None:
-    """Forest plot of the paired comparison: per cell the mean last-10 difference to the
-    baseline (paired by seed) with its 95 % t interval, top to bottom in the table's order;
-    the vertical line is no difference."""
+def forest_height(summary_df: pd.DataFrame) -> float:
+    """Inches the forest plot needs: a row per compared variant, a panel row per protocol."""
     rows = forest_rows(summary_df)
+    n_variants = len(variants_in(rows)) if len(rows) else 0
+    return 0.55 + summary_df["protocol"].nunique() * (0.45 + 0.22 * n_variants)
+
+
+def draw_forest(target: Target, summary_df: pd.DataFrame) -> None:
+    """Forest plot of the paired comparison, one panel per straggler rate (and a row of
+    panels per protocol): per variant the mean last-10 difference to the baseline at that
+    rate (paired by seed) with its 95 % t interval, top to bottom in the table's order; the
+    vertical line is no difference. The panels share the difference axis."""
+    rows = forest_rows(summary_df)
+    variants = variants_in(rows)
     styles = variant_styles(variants_in(summary_df))
-    many = summary_df["protocol"].nunique() > 1
-    ax = target.subplots(1, 1)
-    y = np.arange(len(rows))[::-1]
-    for yi, r in zip(y, rows.itertuples(index=False), strict=True):
-        st = styles[r.variant]
-        if math.isfinite(r.paired_ci_low):
-            ax.plot([r.paired_ci_low, r.paired_ci_high], [yi, yi], color=st["color"],
-                    linewidth=1.6, solid_capstyle="butt")
-        if math.isfinite(r.paired_diff_last10_mean):
-            ax.plot([r.paired_diff_last10_mean], [yi], marker=st["marker"], color=st["color"],
-                    markersize=5, linestyle="none")
-    ax.axvline(0.0, color="#333333", linewidth=0.8)
-    labels = [(f"{r.protocol}, " if many else "") + f"{r.stragglers:.0%} · {r.variant}"
-              for r in rows.itertuples(index=False)]
-    ax.set_yticks(y, labels)
-    ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.grid(axis="y", visible=False)
-    ax.set_xlabel(f"Δ last-{LAST_K} accuracy vs {baseline().docs.title} "
-                  "(paired by seed; line: 95 % t interval)")
+    protocols = sorted({str(p) for p in rows["protocol"]})
+    levels = sorted({float(s) for s in rows["stragglers"]})
+    axes = target.subplots(max(1, len(protocols)), max(1, len(levels)), squeeze=False,
+                           sharex=True, sharey=True)
+    position = {label: len(variants) - 1 - k for k, (_a, _m, label) in enumerate(variants)}
+    for (i, protocol), (j, sf) in itertools.product(enumerate(protocols), enumerate(levels)):
+        ax = axes[i, j]
+        mine = rows[(rows["protocol"] == protocol) & (rows["stragglers"] == sf)]
+        for r in mine.itertuples(index=False):
+            st, yi = styles[r.variant], position[r.variant]
+            if math.isfinite(r.paired_ci_low):
+                ax.plot([r.paired_ci_low, r.paired_ci_high], [yi, yi], color=st["color"],
+                        linewidth=1.6, solid_capstyle="butt")
+            if math.isfinite(r.paired_diff_last10_mean):
+                ax.plot([r.paired_diff_last10_mean], [yi], marker=st["marker"],
+                        color=st["color"], markersize=5, linestyle="none")
+        ax.axvline(0.0, color="#333333", linewidth=0.8)
+        ax.grid(axis="y", visible=False)
+        where = f"{protocol}, " if len(protocols) > 1 else ""
+        ax.set_title(f"{where}{sf:.0%} stragglers")
+        if j == 0:
+            ax.set_yticks(sorted(position.values()),
+                          [label for label, _y in sorted(position.items(), key=lambda kv: kv[1])])
+            ax.set_ylim(-0.7, len(variants) - 0.3)
+        else:
+            ax.tick_params(axis="y", left=False)
+    # once, under the middle panel of the last row (the page is the target: no supxlabel)
+    axes[-1, len(levels) // 2].set_xlabel(
+        f"Δ last-{LAST_K} accuracy vs {baseline().docs.title} (paired by seed; line: 95 % t "
+        "interval)")
 
 
 # --------------------------------------------------------------------------- μ sweep

@@ -41,11 +41,11 @@ def add(doc: Document, report: GridReport) -> None:
         f"“Last-{LAST_K}” is, per seed, the mean accuracy over the last {LAST_K} rounds, then "
         f"mean ± sample std over seeds: it is the regression metric checked in CI.",
         size=8.5, color=MUTED)
-    entries = len(figures.variants_in(report.rounds)) + published
     rows = summary[["protocol", "stragglers"]].drop_duplicates().shape[0]
     height = None if rows > 1 else min(doc.room(), 4.5)  # one row: not a whole page tall
     doc.plot(lambda fig, anchor: figures.draw_curves(fig, report.rounds, anchor),
-             height=height, legend_h=figures.legend_height(entries))
+             height=height,
+             legend_h=figures.legend_height(figures.legend_labels(report.rounds, published)))
 
 
 SECTION = Section(HEADING, add)

@@ -65,8 +65,8 @@ def add(doc: Document, report: GridReport) -> None:
     summary = report.summary
     doc.new_page()
     doc.heading(HEADING, keep_with=4.0)
-    entries = len(figures.variants_in(summary)) + figures.published_shown(summary)
-    legend_h = figures.legend_height(entries)
+    legend_h = figures.legend_height(
+        figures.legend_labels(summary, figures.published_shown(summary)))
     doc.plot(lambda fig, anchor: figures.draw_final_accuracy(fig, summary, anchor),
              height=3.8 + legend_h, legend_h=legend_h)
     header, rows = final_accuracy_rows(summary)

@@ -16,7 +16,7 @@ def add(doc: Document, report: GridReport) -> None:
     summary = report.summary
     paired = paired_table(summary)
     reference = baseline().docs.title
-    forest_h = min(1.0 + 0.24 * len(paired), 6.0)  # the forest plot under the table
+    forest_h = min(figures.forest_height(summary), 7.0)  # the forest plot under the table
     # keep the section whole on one page when it fits on a fresh one; a page holds one plot
     if doc.has_plot:
         doc.new_page()
