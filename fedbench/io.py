@@ -36,6 +36,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object],
         raise OSError(exc.errno, exc.strerror, str(target)) from exc
     tmp = Path(name)
     try:
+        # mkstemp creates the file 0600: give it the mode any new file gets (0666 less the
+        # umask), so that results on a shared file system are readable as before
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -46,6 +49,12 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object],
         if isinstance(exc, OSError) and exc.filename is None:  # e.g. ENOSPC from write()
             raise OSError(exc.errno, exc.strerror, str(target)) from exc
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -163,3 +163,20 @@ def test_an_unwritable_data_root_builds_the_partition_without_caching_it(
     parts = _cache(root, messages)
     assert len(messages) == 1 and "not written" in messages[0]
     assert _same(parts, _cache(tmp_path / "writable", []))
+
+
+def test_written_files_get_the_mode_of_any_new_file(tmp_path: Path) -> None:
+    """Atomic writes go through a private temporary file; the result is not left 0600."""
+    import os
+
+    from fedbench.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.csv", "x\n")
+        os.umask(0o077)
+        atomic_write_text(tmp_path / "b.csv", "x\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.csv").stat().st_mode & 0o777 == 0o600
