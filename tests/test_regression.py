@@ -203,7 +203,7 @@ def test_check_passes_on_the_summary_the_reference_came_from(reference, capsys) 
     capsys.readouterr()
     assert run_check(summary, out) == 0
     printed = capsys.readouterr().out
-    assert "OK: 9 cell(s) inside their band, 3 claim(s) hold" in printed
+    assert "OK: 9 cell(s) inside their band, 8 claim(s) hold" in printed  # 3 published, 5 measured
     assert "flower-baseline/fedprox mu=2 sf=0.9" in printed  # every cell is listed
     assert "FAIL" not in printed
 
@@ -278,7 +278,7 @@ def test_expected_with_a_short_row_is_unusable(reference, capsys) -> None:
         f.write("flower-baseline,fedavg,0.0\n")
     capsys.readouterr()
     assert run_check(summary, out) == 2
-    assert "line 11: 3 field(s), the header has 13" in capsys.readouterr().err
+    assert "line 11: 3 field(s), the header has 14" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("which", ["summary", "expected"])
@@ -347,7 +347,7 @@ def test_fedprox_losing_to_fedavg_at_90_fails_the_claim(reference, tmp_path, cap
     capsys.readouterr()
     assert run_check(write_csv(tmp_path / "rev.csv", rows), out) == 1
     err = capsys.readouterr().err
-    assert "1 of 3 claim(s) failed" in err
+    assert "2 of 8 claim(s) failed" in err  # the published claim and the measured one
     assert "fedprox-beats-fedavg" in err and "CI low must be > 0" in err
 
 
@@ -385,3 +385,30 @@ def test_claim_with_no_common_seeds_fails_rather_than_passing() -> None:
                     paired_diff_last10_mean=float("nan"), paired_ci_low=float("nan"))
     [claim] = [c for c in evaluate_claims(pd.DataFrame(rows)) if c.claim == "fedprox-beats-fedavg"]
     assert not claim.ok and math.isnan(claim.value) and "no common seeds" in claim.detail
+
+
+# --------------------------------------------------------------------------- measured claims
+
+
+def test_a_significant_difference_becomes_a_claim_of_the_reference(reference, tmp_path,
+                                                                    capsys) -> None:
+    """`fedbench expected` records the sign of every paired difference whose 95 % CI
+    excludes 0; `fedbench check` then fails when that difference is no longer significant
+    in the same direction, even if every cell stays inside its band."""
+    summary, expected = reference
+    with expected.open() as f:
+        signs = {(r["algorithm"], float(r["mu"]), float(r["stragglers"])): r["paired_sign"]
+                 for r in csv.DictReader(f)}
+    for key, (_mean, _std, _diff, low, high) in CELLS.items():
+        want = "+" if low is not None and low > 0 else "-" if high is not None and high < 0 \
+            else ""
+        assert signs[key] == want, key
+    significant = [k for k, s in signs.items() if s]
+    assert significant, "the fixture has significant cells"
+    assert run_check(summary, expected) == 0
+
+    alg, mu, sf = significant[0]
+    moved = set_cell(summary_rows(), alg, mu, sf, paired_ci_low=-0.01, paired_ci_high=0.2)
+    assert run_check(write_csv(tmp_path / "moved.csv", moved), expected) == 1
+    err = capsys.readouterr().err
+    assert "measured-vs-fedavg" in err and "measured +" in err

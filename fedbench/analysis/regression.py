@@ -89,7 +89,8 @@ SUMMARY_NUMERIC = ("mu", "stragglers", "n_seeds", "n_diverged", "rounds", *PAIRE
                    "best_acc_mean", "final_loss_mean", "final_loss_std")
 
 EXPECTED_COLUMNS = ("protocol", "algorithm", "mu", "stragglers", "variant", "metric",
-                    "expected", "std", "n", "band", "n_seeds", "n_diverged", "rounds")
+                    "expected", "std", "n", "band", "n_seeds", "n_diverged", "rounds",
+                    "paired_sign")
 """Columns ``make_expected`` writes; only those in EXPECTED_REQUIRED must be present to read."""
 EXPECTED_REQUIRED = ("protocol", "algorithm", "mu", "stragglers", "metric", "expected", "band")
 EXPECTED_NUMERIC = ("mu", "stragglers", "expected", "std", "n", "band", "n_seeds", "n_diverged",
@@ -310,6 +311,7 @@ def make_expected(summary_df: pd.DataFrame, provenance: Mapping[str, Any], *,
             "expected": mean, "std": std, "n": n, "band": band_half_width(std, n, k, floor),
             "n_seeds": int(n_seeds), "n_diverged": int(n_div),
             "rounds": _int_or_nan(float(row.get("rounds", math.nan))),
+            "paired_sign": _measured_sign(row),
         })
     cells = pd.DataFrame(rows, columns=list(EXPECTED_COLUMNS))
     cells = cells.sort_values(["protocol", "algorithm", "mu", "stragglers"], kind="stable")
@@ -319,6 +321,45 @@ def make_expected(summary_df: pd.DataFrame, provenance: Mapping[str, Any], *,
 
 
 # --------------------------------------------------------------------------- claims
+
+
+MEASURED_CLAIM = "measured-vs-{baseline}"
+
+
+def _measured_sign(row: Any) -> str:
+    """"+" or "-" when the cell's paired difference from the baseline is significant (its
+    95 % interval excludes 0) in the summary a reference is built from, else "": a difference
+    once measured becomes a claim the check keeps (``measured_claims``)."""
+    low, high = row.get("paired_ci_low", math.nan), row.get("paired_ci_high", math.nan)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    return "+" if low > 0 else "-" if high < 0 else ""
+
+
+def measured_claims(exp: pd.DataFrame, summ: pd.DataFrame,
+                    summ_index: dict[tuple, Any]) -> list[ClaimResult]:
+    """Every reference cell with a ``paired_sign``: its difference from the baseline must
+    still be significant in that direction (the 95 % CI of the summary's paired difference
+    excludes 0 on that side)."""
+    if "paired_sign" not in exp.columns:
+        return []
+    claim = MEASURED_CLAIM.format(baseline=baseline().name)
+    results = []
+    for _, e in exp.iterrows():
+        sign = "" if _is_blank(e["paired_sign"]) else str(e["paired_sign"]).strip()
+        if sign not in ("+", "-"):
+            continue
+        key = _key(e["protocol"], e["algorithm"], e["mu"], e["stragglers"])
+        s = summ.loc[summ_index[key]]
+        low, high, diff = (float(s[c]) for c in ("paired_ci_low", "paired_ci_high",
+                                                 "paired_diff_last10_mean"))
+        ok = (low > 0) if sign == "+" else (high < 0)
+        bound = "CI low must be > 0" if sign == "+" else "CI high must be < 0"
+        results.append(ClaimResult(
+            claim, cell_label(key), low if sign == "+" else high, bool(ok),
+            f"paired diff {diff:+.4f}, 95% CI [{low:+.4f}, {high:+.4f}] (measured {sign} "
+            f"when the reference was made); {bound}"))
+    return results
 
 
 def beats_claim(algorithm: str) -> str:
@@ -471,7 +512,8 @@ def check(summary_df: pd.DataFrame, expected: Expected | pd.DataFrame, *,
     cells["ok"] = cells["ok"].astype(bool)
     covered = {full[:4] for full in exp_index}
     unchecked = [cell_label(k) for k in summ_index if k not in covered]
-    return CheckResult(cells, evaluate_claims(summ, close_tol), unchecked)
+    claims = [*evaluate_claims(summ, close_tol), *measured_claims(exp, summ, summ_index)]
+    return CheckResult(cells, claims, unchecked)
 
 
 # --------------------------------------------------------------------------- files
