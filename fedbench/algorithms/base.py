@@ -62,6 +62,12 @@ class AlgorithmDocs:
 
     title: str  # the legend name, e.g. "FedProx"
     source: str  # the publication, with the equations or algorithm the module follows
+    # The paper's claim about plain averaging of unequal local work (the stragglers' partial
+    # work), in fedbench's words, and where the paper makes it. A grid that runs the algorithm
+    # and the plain average keeping partial work (the proximal algorithm at μ = 0) gets a
+    # report section measuring it (fedbench.analysis.partial_work). "" for none.
+    partial_work_claim: str = ""
+    partial_work_claim_source: str = ""
 
 
 @dataclass(frozen=True)

@@ -91,5 +91,18 @@ ALGORITHM = Algorithm(
         title="FedNova",
         source="Wang et al., Tackling the Objective Inconsistency Problem in Heterogeneous "
         "Federated Optimization, NeurIPS 2020, equations (6)-(7)",
+        partial_work_claim=(
+            "When clients run unequal numbers of local steps τ_i, averaging their models "
+            "weighs each client by its local work as well as by its data share p_i, so plain "
+            "averaging (FedAvg keeping partial work, and FedProx) does not converge to a "
+            "stationary point of the true objective Σ p_i F_i but of a mismatched, surrogate "
+            "one in which clients with more steps count more (for plain SGD, weights "
+            "p_i τ_i / Σ_j p_j τ_j); more rounds do not close that gap. Normalised averaging "
+            "(FedNova) divides each client's change by its local work before averaging, "
+            "which removes the mismatch and keeps the speed-up of local steps."),
+        partial_work_claim_source=(
+            "Wang et al., NeurIPS 2020: the objective inconsistency of FedAvg and FedProx "
+            "with heterogeneous local updates (sections 2-4) and FedNova's normalised "
+            "averaging, equations (6)-(7)"),
     ),
 )

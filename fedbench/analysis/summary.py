@@ -148,6 +148,14 @@ def per_run_metrics(rounds_df: pd.DataFrame, runs_df: pd.DataFrame) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+def runs_of_tables(rounds_df: pd.DataFrame, summary_df: pd.DataFrame) -> pd.DataFrame:
+    """The runs of what ``aggregate`` wrote (rounds.csv, summary.csv), as ``per_run_metrics``
+    reads them: one row per run with its keys, variant, status and configured rounds."""
+    runs = rounds_df.drop_duplicates(list(RUN_KEYS))[[*RUN_KEYS, "variant", "status"]]
+    rounds = summary_df[[*CELL_KEYS, "rounds"]]
+    return runs.merge(rounds, on=list(CELL_KEYS), how="left").reset_index(drop=True)
+
+
 def summarize(rounds_df: pd.DataFrame, runs_df: pd.DataFrame,
               name: str | None = None) -> pd.DataFrame:
     """One row per cell (protocol, algorithm, mu, stragglers): see SUMMARY_COLUMNS.

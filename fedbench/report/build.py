@@ -31,14 +31,15 @@ from fedbench.report.sections import (
     curves,
     final_accuracy,
     known_differences,
-    mu_sweep,
     paired_comparison,
     paper_comparison,
     paper_figures,
+    partial_work,
     protocol_title,
     provenance,
     rounds_to_target,
     setup,
+    sweeps,
     target_curves,
     title,
 )
@@ -47,8 +48,8 @@ REPORT_FILE = "report.pdf"
 
 GRID_SECTIONS: tuple[Section, ...] = (
     title.GRID, provenance.SECTION, setup.GRID, algorithms.SECTION, curves.SECTION,
-    final_accuracy.SECTION, mu_sweep.SECTION, paired_comparison.SECTION, paper_figures.SECTION,
-    paper_comparison.SECTION, known_differences.GRID,
+    final_accuracy.SECTION, sweeps.SECTION, paired_comparison.SECTION, partial_work.SECTION,
+    paper_figures.SECTION, paper_comparison.SECTION, known_differences.GRID,
 )
 TARGET_SECTIONS: tuple[Section, ...] = (
     title.TARGETS, provenance.SECTION, setup.TARGETS, rounds_to_target.SECTION,

@@ -30,7 +30,17 @@ from matplotlib.figure import Figure, SubFigure
 
 from fedbench.algorithms import baseline, params_from_text, sort_key
 from fedbench.algorithms import registry as algorithm_registry
-from fedbench.analysis.summary import LAST_K, RUN_KEYS, per_run_metrics
+from fedbench.analysis.partial_work import partial_work_pairs
+from fedbench.analysis.summary import LAST_K, per_run_metrics, runs_of_tables
+from fedbench.analysis.sweeps import (
+    MU,
+    SWEEP_MIN,
+    Sweep,
+    find_sweeps,
+    settings,
+    sweep_cells,
+    swept_params,
+)
 from fedbench.analysis.targets import batch_order, published_for, target_of
 from fedbench.config import FULL_BATCH
 from fedbench.io import atomic_write
@@ -67,38 +77,45 @@ FIGURE_NAMES = ("curves", "final_accuracy")
 BY_DATASET_FIGURES = {"training_loss": ("global_train_loss", "training loss"),
                       "test_accuracy_by_dataset": ("test_accuracy", "test accuracy")}
 FORMATS = ("png", "pdf")
-# Last-10 accuracy against μ, drawn when a grid sweeps μ: an algorithm with a proximal term at
-# MU_SWEEP_MIN or more values of μ at one straggler rate (the course's exercise)
+# Last-10 accuracy against a swept setting, drawn when a grid sweeps one
+# (``fedbench.analysis.sweeps``): figures/<setting>_sweep, e.g. mu_sweep (the course's
+# exercise) or server_lr_sweep (the tuning grid)
 MU_SWEEP_FIGURE = "mu_sweep"
-MU_SWEEP_MIN = 3
+MU_SWEEP_MIN = SWEEP_MIN
 MU_AXIS = "proximal weight μ (symmetric log scale)"
 
 
-def mu_sweeps(cells: Iterable[tuple[str, float, float]]) -> list[tuple[str, float]]:
+def sweep_figure_name(param: str) -> str:
+    """figures/<name>.{png,pdf} of the sweeps of ``param``: mu_sweep, server_lr_sweep."""
+    return f"{param}_sweep"
+
+
+def mu_sweeps(cells: Iterable[tuple[Any, ...]]) -> list[tuple[str, float]]:
     """(algorithm, straggler rate) pairs whose grid sweeps μ, from the grid's (algorithm, μ,
-    straggler rate) cells: an algorithm with a proximal term, MU_SWEEP_MIN or more μ values."""
-    values: dict[tuple[str, float], set[float]] = {}
-    for algorithm, mu, stragglers in cells:
-        found = algorithm_registry().get(str(algorithm))
-        if found is not None and found.uses_mu:
-            values.setdefault((str(algorithm), float(stragglers)), set()).add(float(mu))
-    return sorted(k for k, mus in values.items() if len(mus) >= MU_SWEEP_MIN)
+    straggler rate[, params]) cells: an algorithm with a proximal term, MU_SWEEP_MIN or more
+    μ values, the rest of its settings equal."""
+    return sorted({(s.algorithm, s.stragglers) for s in find_sweeps(cells) if s.param == MU})
 
 
-def summary_cells(summary_df: pd.DataFrame) -> list[tuple[str, float, float]]:
-    return [(str(a), float(m), float(s)) for a, m, s in
-            summary_df[["algorithm", "mu", "stragglers"]].itertuples(index=False)]
+def summary_cells(summary_df: pd.DataFrame) -> list[tuple[str, float, float, str]]:
+    """(algorithm, μ, straggler rate, params) of every cell of a summary."""
+    params = summary_df["params"] if "params" in summary_df else [""] * len(summary_df)
+    return [(str(a), float(m), float(s), p if isinstance(p, str) else "") for (a, m, s), p in
+            zip(summary_df[["algorithm", "mu", "stragglers"]].itertuples(index=False), params,
+                strict=True)]
 
 
 def extra_figure_names(protocols: Sequence[str],
-                       cells: Iterable[tuple[str, float, float]] = ()) -> list[str]:
+                       cells: Iterable[tuple[Any, ...]] = ()) -> list[str]:
     """Names of the figures beyond FIGURE_NAMES that a grid of ``protocols`` and ``cells``
-    ((algorithm, μ, straggler rate), the grid's variants × straggler rates) gets."""
+    ((algorithm, μ, straggler rate[, params]), the grid's variants × straggler rates) gets."""
+    cells = list(cells)
     names = []
     if any(get_protocol(p).evaluation == "federated" for p in protocols):
         names += list(BY_DATASET_FIGURES)
-    if mu_sweeps(cells):
-        names.append(MU_SWEEP_FIGURE)
+    names += [sweep_figure_name(p) for p in swept_params(find_sweeps(cells))]
+    if partial_work_pairs(cells):
+        names.append(PARTIAL_WORK_FIGURE)
     return names
 
 
@@ -455,9 +472,13 @@ def save_figures(rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
         figures = {"curves": curves_figure(rounds_df),
                    "final_accuracy": final_accuracy_figure(summary_df)}
         protocols = sorted({str(p) for p in rounds_df["protocol"]})
+        sweeps = {sweep_figure_name(p): p
+                  for p in swept_params(find_sweeps(summary_cells(summary_df)))}
         for name in extra_figure_names(protocols, summary_cells(summary_df)):
-            if name == MU_SWEEP_FIGURE:
-                figures[name] = mu_sweep_figure(rounds_df, summary_df)
+            if name in sweeps:
+                figures[name] = sweep_figure(rounds_df, summary_df, sweeps[name])
+            elif name == PARTIAL_WORK_FIGURE:
+                figures[name] = partial_work_figure(rounds_df, summary_df)
             else:
                 figures[name] = by_dataset_figure(rounds_df, *BY_DATASET_FIGURES[name])
         for name in figures:
@@ -517,10 +538,15 @@ def draw_forest(target: Target, summary_df: pd.DataFrame) -> None:
             ax.set_ylim(-0.7, len(variants) - 0.3)
         else:
             ax.tick_params(axis="y", left=False)
-    # once, under the middle panel of the last row (the page is the target: no supxlabel)
-    axes[-1, len(levels) // 2].set_xlabel(
-        f"Δ last-{LAST_K} accuracy vs {baseline().docs.title} (paired by seed; line: 95 % t "
-        "interval)")
+    # once, centred under the last row of panels (the page is the target: no supxlabel): the
+    # label of a frameless axes spanning the row, under the panels' tick labels
+    span = target.add_subplot(axes[0, 0].get_gridspec()[-1, :], frameon=False, zorder=-1)
+    span.set_xticks([])
+    span.set_yticks([])
+    span.grid(False)
+    span.patch.set_visible(False)
+    span.set_xlabel(f"Δ last-{LAST_K} accuracy vs {baseline().docs.title} (paired by seed; "
+                    "line: 95 % t interval)", labelpad=3 + 1.4 * float(RC["xtick.labelsize"]))
 
 
 # --------------------------------------------------------------------------- μ sweep
@@ -528,85 +554,146 @@ def draw_forest(target: Target, summary_df: pd.DataFrame) -> None:
 
 def per_seed_last10(rounds_df: pd.DataFrame, summary_df: pd.DataFrame) -> pd.DataFrame:
     """Per run the last-10 accuracy (``fedbench.analysis.summary.per_run_metrics``), ok runs."""
-    runs = rounds_df.drop_duplicates(list(RUN_KEYS))[[*RUN_KEYS, "variant", "status"]]
-    rounds = summary_df[["protocol", "algorithm", "mu", "stragglers", "rounds"]]
-    runs = runs.merge(rounds, on=["protocol", "algorithm", "mu", "stragglers"], how="left")
-    metrics = per_run_metrics(rounds_df, runs)
+    metrics = per_run_metrics(rounds_df, runs_of_tables(rounds_df, summary_df))
     return metrics[metrics["status"] == "ok"]
 
 
-def _symlog_mu(ax, mus: Sequence[float]) -> None:
-    """μ on a symmetric-log axis: 0 and 0.001 … 2 both readable; a tick at every μ run."""
-    positive = [m for m in mus if m > 0]
-    if positive and min(positive) < 0.5 * max(positive):
-        ax.set_xscale("symlog", linthresh=min(positive), linscale=0.5)
-    ax.set_xticks(mus, [f"{m:g}" for m in mus])
+def _sweep_axis(ax, values: Sequence[float]) -> None:
+    """A swept setting's axis: logarithmic, symmetric-log when 0 is among the values (μ = 0
+    and 0.001 … 2 both readable); a tick at every value run."""
+    positive = [v for v in values if v > 0]
+    if positive and len(positive) < len(values):
+        if min(positive) < 0.5 * max(positive):
+            ax.set_xscale("symlog", linthresh=min(positive), linscale=0.5)
+    elif positive and min(positive) < 0.5 * max(positive):
+        ax.set_xscale("log")
+    crowded = len(values) > 4  # 0.0001 0.0003 0.001 … side by side would overlap
+    ax.set_xticks(values, [f"{v:g}" for v in values], rotation=45 if crowded else 0,
+                  ha="right" if crowded else "center", rotation_mode="anchor")
     ax.minorticks_off()
 
 
-def draw_mu_sweep(target: Target, rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
-                  legend_anchor: tuple[float, float] | None = None) -> None:
-    """Last-10 accuracy against μ: one panel per (protocol, swept straggler rate), sharing
-    the accuracy axis. In each, per swept algorithm the mean over seeds with a ±1 std band and
-    every seed as a dot; the baseline (FedAvg, which has no μ) at the same straggler rate as a
-    dashed line with its band."""
-    sweeps = mu_sweeps(summary_cells(summary_df))
+def sweep_axis_label(param: str, sweeps: Sequence[Sweep]) -> str:
+    """"proximal weight μ (symmetric log scale)"; "server_lr: η, the server learning rate
+    (log scale)", from the algorithm's hyperparameter description."""
+    if param == MU:
+        return MU_AXIS
+    described = setting_description(param, sweeps)
+    return f"{param}: {described} (log scale)" if described else f"{param} (log scale)"
+
+
+def setting_description(param: str, sweeps: Sequence[Sweep]) -> str:
+    """A hyperparameter's description in its algorithm's model ("η, the server learning
+    rate"), "" if it has none."""
+    for sweep in sweeps:
+        found = algorithm_registry().get(sweep.algorithm)
+        field = found.hyperparameters.model_fields.get(param) if found is not None else None
+        if field is not None and field.description:
+            return field.description
+    return ""
+
+
+def _setting_name(param: str) -> str:
+    return "μ" if param == MU else param
+
+
+def _line_label(sweep: Sweep, many: bool) -> str:
+    """A swept line's legend name: the algorithm's title, with its fixed settings when the
+    algorithm has more than one line of this setting."""
+    title = algorithm_registry()[sweep.algorithm].docs.title
+    if not many or not sweep.fixed:
+        return title
+    return f"{title} ({', '.join(f'{_setting_name(k)}={v:g}' for k, v in sweep.fixed)})"
+
+
+def draw_sweep(target: Target, rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
+               param: str = MU, legend_anchor: tuple[float, float] | None = None) -> None:
+    """Last-10 accuracy against a swept setting (μ, or an algorithm's param such as the server
+    learning rate): one panel per (protocol, straggler rate), sharing the accuracy axis. In
+    each, per swept line the mean over seeds with a ±1 std band, every seed as a dot and the
+    best value (highest mean) ringed; the baseline (FedAvg, which has no such setting) at the
+    same straggler rate as a dashed line with its band."""
+    sweeps = [s for s in find_sweeps(summary_cells(summary_df)) if s.param == param]
     seeds = per_seed_last10(rounds_df, summary_df)
     reference = baseline()
     protocols = sorted({str(p) for p in summary_df["protocol"]})
-    levels = sorted({sf for _a, sf in sweeps})
-    swept = sorted({a for a, _sf in sweeps}, key=lambda a: sort_key(a, 0.0))
-    colors = {a: PALETTE[(k + 1) % len(PALETTE)] for k, a in enumerate(swept)}
+    levels = sorted({s.stragglers for s in sweeps})
+    lines = sorted({(s.algorithm, s.fixed) for s in sweeps},
+                   key=lambda af: (sort_key(af[0], 0.0), af[1]))
+    per_algorithm = {a: sum(1 for b, _f in lines if b == a) for a, _f in lines}
+    colors = {line: PALETTE[(k + 1) % len(PALETTE)] for k, line in enumerate(lines)}
     axes = target.subplots(len(protocols), len(levels), squeeze=False, sharey=True)
     handles: dict[str, Any] = {}
     rounds = int(summary_df["rounds"].max())
+    name = _setting_name(param)
     for (i, protocol), (j, sf) in itertools.product(enumerate(protocols), enumerate(levels)):
         ax = axes[i, j]
-        mine = summary_df[(summary_df["protocol"] == protocol) & (summary_df["stragglers"] == sf)]
-        mus = sorted({float(m) for a, m, _s in summary_cells(mine) if (a, sf) in set(sweeps)})
-        for algorithm in swept:
-            line = mine[mine["algorithm"] == algorithm].sort_values("mu")
-            if (algorithm, sf) not in set(sweeps) or line.empty:
+        values: set[float] = set()
+        for sweep in (s for s in sweeps if s.stragglers == sf):
+            line = sweep_cells(summary_df, sweep)
+            line = line[line["protocol"] == protocol]
+            if line.empty:
                 continue
-            x = line["mu"].to_numpy(dtype=float)
+            x = line["value"].to_numpy(dtype=float)
+            values |= set(x.tolist())
             mean = line["last10_acc_mean"].to_numpy(dtype=float)
             std = line["last10_acc_std"].fillna(0.0).to_numpy(dtype=float)
-            color = colors[algorithm]
+            color = colors[(sweep.algorithm, sweep.fixed)]
             drawn = ax.plot(x, mean, color=color, marker="o", markersize=4, linewidth=1.4)
             ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
-            dots = seeds[(seeds["protocol"] == protocol) & (seeds["algorithm"] == algorithm)
+            cells = set(zip(line["mu"], line["params"] if "params" in line else [""] * len(line),
+                            strict=True))
+            dots = seeds[(seeds["protocol"] == protocol) & (seeds["algorithm"] == sweep.algorithm)
                          & (seeds["stragglers"] == sf)]
-            ax.plot(dots["mu"], dots["last10_acc"], linestyle="none", marker=".", markersize=4,
+            dots = dots[[(m, p) in cells for m, p in zip(dots["mu"], dots["params"],
+                                                        strict=True)]]
+            dot_x = [settings(sweep.algorithm, m, p)[param]
+                     for m, p in zip(dots["mu"], dots["params"], strict=True)]
+            ax.plot(dot_x, dots["last10_acc"], linestyle="none", marker=".", markersize=4,
                     color=color, alpha=0.55)
-            title = algorithm_registry()[algorithm].docs.title
-            handles.setdefault(f"{title} (mean ± 1 std over seeds)", drawn[0])
-            base = mine[mine["algorithm"] == reference.name]
-            if not base.empty and math.isfinite(float(base["last10_acc_mean"].iloc[0])):
-                b_mean = float(base["last10_acc_mean"].iloc[0])
-                b_std = float(base["last10_acc_std"].fillna(0.0).iloc[0])
-                span = [min(x), max(x)]
-                drawn = ax.plot(span, [b_mean] * 2, color=PALETTE[0], linestyle="--",
-                                linewidth=1.2)
-                ax.fill_between(span, [b_mean - b_std] * 2, [b_mean + b_std] * 2,
-                                color=PALETTE[0], alpha=0.15, linewidth=0)
-                handles.setdefault(f"{reference.docs.title}, same straggler rate (no μ)",
-                                   drawn[0])
-        _symlog_mu(ax, mus)
-        if j == len(levels) // 2:  # once, under the middle panel (the labels would overlap)
-            ax.set_xlabel(MU_AXIS)
+            if np.isfinite(mean).any():
+                k = int(np.nanargmax(mean))
+                ax.plot([x[k]], [mean[k]], marker="o", markersize=10, markerfacecolor="none",
+                        markeredgecolor=color, markeredgewidth=1.4, linestyle="none")
+            label = _line_label(sweep, per_algorithm[sweep.algorithm] > 1)
+            handles.setdefault(label if len(lines) > 1 else
+                               f"{label} (mean ± 1 std over seeds)", drawn[0])
+        base = summary_df[(summary_df["protocol"] == protocol)
+                          & (summary_df["algorithm"] == reference.name)
+                          & (summary_df["stragglers"] == sf)]
+        if values and not base.empty and math.isfinite(float(base["last10_acc_mean"].iloc[0])):
+            b_mean = float(base["last10_acc_mean"].iloc[0])
+            b_std = float(base["last10_acc_std"].fillna(0.0).iloc[0])
+            span = [min(values), max(values)]
+            drawn = ax.plot(span, [b_mean] * 2, color=PALETTE[0], linestyle="--", linewidth=1.2)
+            ax.fill_between(span, [b_mean - b_std] * 2, [b_mean + b_std] * 2, color=PALETTE[0],
+                            alpha=0.15, linewidth=0)
+            handles.setdefault(f"{reference.docs.title}, same straggler rate (no {name})",
+                               drawn[0])
+        _sweep_axis(ax, sorted(values))
+        if j == len(levels) // 2 and i == len(protocols) - 1:  # once, under the middle panel
+            ax.set_xlabel(sweep_axis_label(param, sweeps))
         if j == 0:
             ax.set_ylabel(f"test accuracy, mean of last {min(LAST_K, rounds)} rounds")
         where = f"{protocol}, " if len(protocols) > 1 else ""
         ax.set_title(f"{where}{sf:.0%} stragglers")
-    dot, dot_text = _seed_dot_handle()
-    handles[dot_text] = dot
+    for handle, text in (_seed_dot_handle(), _best_handle()):
+        handles[text] = handle
+    if len(lines) > 1:
+        handles[_BAND_TEXT] = _band_handle()
     texts, artists = list(handles), list(handles.values())
-    kwargs: dict[str, Any] = dict(ncol=min(len(texts), 3), frameon=False)
+    kwargs: dict[str, Any] = dict(ncol=legend_columns(texts, most=3), frameon=False)
     if legend_anchor is None:
         target.legend(artists, texts, loc="outside upper center", **kwargs)
     else:
         target.legend(artists, texts, loc="upper center", bbox_to_anchor=legend_anchor,
                       **kwargs)
+
+
+def draw_mu_sweep(target: Target, rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
+                  legend_anchor: tuple[float, float] | None = None) -> None:
+    """``draw_sweep`` of μ."""
+    draw_sweep(target, rounds_df, summary_df, MU, legend_anchor)
 
 
 def _seed_dot_handle() -> tuple[Any, str]:
@@ -616,12 +703,120 @@ def _seed_dot_handle() -> tuple[Any, str]:
             "one seed")
 
 
-def mu_sweep_figure(rounds_df: pd.DataFrame, summary_df: pd.DataFrame) -> Figure:
-    sweeps = mu_sweeps(summary_cells(summary_df))
-    n_cols = len({sf for _a, sf in sweeps}) or 1
+_BAND_TEXT = "line and band: mean ± 1 std over seeds"
+
+
+def _band_handle() -> Any:
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor="#555555", alpha=0.25, edgecolor="#555555")
+
+
+def _best_handle() -> tuple[Any, str]:
+    from matplotlib.lines import Line2D
+
+    return (Line2D([], [], color="#555555", marker="o", markerfacecolor="none", markersize=9,
+                   linestyle="none"), "best value of a line (highest mean)")
+
+
+def sweep_legend_labels(summary_df: pd.DataFrame, param: str) -> list[str]:
+    """The legend of a sweep figure (for the height the page gives it)."""
+    sweeps = [s for s in find_sweeps(summary_cells(summary_df)) if s.param == param]
+    lines = sorted({(s.algorithm, s.fixed) for s in sweeps})
+    per_algorithm = {a: sum(1 for b, _f in lines if b == a) for a, _f in lines}
+    labels = [_line_label(Sweep(a, param, 0.0, f), per_algorithm[a] > 1) for a, f in lines]
+    if len(labels) == 1:
+        labels = [f"{labels[0]} (mean ± 1 std over seeds)"]
+    reference = baseline().docs.title
+    return [*labels, f"{reference}, same straggler rate (no {_setting_name(param)})",
+            "one seed", "best value of a line (highest mean)",
+            *([_BAND_TEXT] if len(labels) > 1 else [])]
+
+
+def sweep_figure(rounds_df: pd.DataFrame, summary_df: pd.DataFrame, param: str = MU) -> Figure:
+    sweeps = [s for s in find_sweeps(summary_cells(summary_df)) if s.param == param]
+    n_cols = len({s.stragglers for s in sweeps}) or 1
     n_rows = summary_df["protocol"].nunique()
-    fig = Figure(figsize=(max(6.5, 3.2 * n_cols), 0.9 + 3.3 * n_rows), layout="constrained")
-    draw_mu_sweep(fig, rounds_df, summary_df)
+    fig = Figure(figsize=(max(6.5, 3.2 * n_cols), 1.1 + 3.3 * n_rows), layout="constrained")
+    draw_sweep(fig, rounds_df, summary_df, param)
+    return fig
+
+
+def mu_sweep_figure(rounds_df: pd.DataFrame, summary_df: pd.DataFrame) -> Figure:
+    return sweep_figure(rounds_df, summary_df, MU)
+
+
+# --------------------------------------------------------------------------- partial work
+
+# the two curves of a partial-work claim (FedNova against FedProx μ = 0), per straggler rate
+PARTIAL_WORK_FIGURE = "partial_work"
+
+
+def partial_work_variants(summary_df: pd.DataFrame) -> list[str]:
+    """The variant labels a partial-work figure draws: each claimant and its reference."""
+    labels: list[str] = []
+    for pair in partial_work_pairs(summary_cells(summary_df)):
+        for text in (pair.claimant_label, pair.reference_label):
+            if text not in labels:
+                labels.append(text)
+    return labels
+
+
+def draw_partial_work(target: Target, rounds_df: pd.DataFrame, summary_df: pd.DataFrame,
+                      legend_anchor: tuple[float, float] | None = None) -> None:
+    """The curves of a partial-work claim: one column per straggler rate (a row of panels per
+    protocol and metric): test accuracy, and the training loss over every client's data where
+    the protocol evaluates it (else the test loss), per round, mean over seeds with ±1 std
+    bands; the variants keep the colours of the report's other figures."""
+    shown = partial_work_variants(summary_df)
+    styles = variant_styles(variants_in(summary_df))
+    mine = rounds_df[rounds_df["variant"].isin(shown)]
+    protocols = sorted({str(p) for p in mine["protocol"]})
+    levels = sorted({float(s) for s in mine["stragglers"]})
+    panels = []
+    for protocol in protocols:
+        of = mine[mine["protocol"] == protocol]
+        loss = ("global_train_loss", "training loss (all clients)") if (
+            "global_train_loss" in of and of["global_train_loss"].notna().any()) else (
+            "test_loss", "test loss (mean CE)")
+        panels += [(protocol, "test_accuracy", "test accuracy"), (protocol, *loss)]
+    axes = target.subplots(len(panels), len(levels), squeeze=False, sharex=True)
+    bands = {m: seed_bands(mine, m) for m in {m for _p, m, _y in panels}}
+    for (i, (protocol, metric, ylabel)), (j, sf) in itertools.product(enumerate(panels),
+                                                                      enumerate(levels)):
+        ax = axes[i, j]
+        data = bands[metric]
+        data = data[(data["protocol"] == protocol) & (data["stragglers"] == sf)]
+        for label in reversed(shown):
+            line = data[data["variant"] == label].dropna(subset=["mean"])
+            if line.empty:
+                continue
+            st = styles[label]
+            ax.plot(line["round"], line["mean"], color=st["color"], linestyle=st["linestyle"],
+                    linewidth=1.3)
+            ax.fill_between(line["round"], line["mean"] - line["std"],
+                            line["mean"] + line["std"], color=st["color"], alpha=0.18,
+                            linewidth=0)
+        if metric != "test_accuracy" and len(data) and (data["mean"] > 0).all():
+            # spikes of one variant would flatten the other on a linear axis; the bands'
+            # lower edges (mean − std) may be ≤ 0, so the axis starts under the lowest mean
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=0.7 * float(data["mean"].min()))
+        where = f"{protocol}, " if len(protocols) > 1 else ""
+        ax.set_title(f"{where}{sf:.0%} stragglers — {ylabel.split(' (')[0]}", fontsize=8.5)
+        if j == 0:
+            ax.set_ylabel(ylabel)
+        if i == len(panels) - 1:
+            ax.set_xlabel("round")
+    _legend(target, [(lab, 0.0, lab) for lab in shown], styles, markers=False,
+            anchor=legend_anchor)
+
+
+def partial_work_figure(rounds_df: pd.DataFrame, summary_df: pd.DataFrame) -> Figure:
+    n_cols = max(1, summary_df["stragglers"].nunique())
+    n_rows = 2 * summary_df["protocol"].nunique()
+    fig = Figure(figsize=(max(6.5, 2.6 * n_cols), 0.8 + 2.2 * n_rows), layout="constrained")
+    draw_partial_work(fig, rounds_df, summary_df)
     return fig
 
 

@@ -234,12 +234,14 @@ def mnist_files():
 
 
 # Figures only some grids have (the FedProx paper's Figure 1 layout for federated protocols;
-# last-10 accuracy against mu for a grid that sweeps mu)
+# last-10 accuracy against a swept setting, mu or a param, for a grid that sweeps one; the
+# curves of a partial-work claim, FedNova against FedProx mu=0)
 from fedbench.report.figures import extra_figure_names
 
 EXTRA_FIGURES = extra_figure_names(
     EXPERIMENT.protocols(),
-    [(v.algorithm, v.mu, s) for v in EXPERIMENT.grid.variants for s in EXPERIMENT.grid.stragglers]
+    [(v.algorithm, v.mu, s, v.params) for v in EXPERIMENT.grid.variants
+     for s in EXPERIMENT.grid.stragglers]
     if EXPERIMENT.grid else [],
 )
 
