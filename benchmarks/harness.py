@@ -103,9 +103,9 @@ def cli_args(cfg, out: Path) -> list[str]:
 
     out.mkdir(parents=True, exist_ok=True)
     conf = out.parent / f"{out.name}.yaml"
-    body = cfg.model_dump(exclude={"algorithm", "mu", "stragglers", "seed"})
+    body = cfg.model_dump(exclude={"algorithm", "mu", "params", "stragglers", "seed"})
     body["grid"] = {
-        "variants": [{"algorithm": cfg.algorithm, "mu": cfg.mu}],
+        "variants": [{"algorithm": cfg.algorithm, "mu": cfg.mu, "params": dict(cfg.params)}],
         "stragglers": [cfg.stragglers],
         "seeds": [cfg.seed],
     }
@@ -122,6 +122,7 @@ def cli_args(cfg, out: Path) -> list[str]:
         str(cfg.stragglers),
         "--seed",
         str(cfg.seed),
+        *(a for k, v in sorted(cfg.params.items()) for a in ("--set", f"params.{k}={v!r}")),
         "--out",
         str(out),
         "--quiet",
@@ -219,7 +220,7 @@ def plain_loop(cfg) -> list[dict[str, Any]]:
         0,
         {
             "sampled": 0,
-            "stragglers": 0,
+            "n_stragglers": 0,
             "dropped": 0,
             "failed": 0,
             "examples": 0,
@@ -273,7 +274,7 @@ def plain_loop(cfg) -> list[dict[str, Any]]:
             rnd,
             {
                 "sampled": len(tasks),
-                "stragglers": sum(t.straggler for t in tasks),
+                "n_stragglers": sum(t.straggler for t in tasks),
                 "dropped": len(replies) - len(kept),
                 "failed": 0,
                 "examples": examples,

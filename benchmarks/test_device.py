@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA device here: CPU vs GPU not measured"
 )
 
-DECISIONS = ("round", "sampled", "stragglers", "dropped", "failed", "examples")
+DECISIONS = ("round", "sampled", "n_stragglers", "dropped", "failed", "examples")
 
 
 def test_cpu_vs_gpu_round(benchmark, size, mnist_root, bench_out, figures) -> None:
