@@ -112,8 +112,9 @@ def _add_one(doc: Document, report: GridReport, param: str) -> None:
                       "accuracy at each straggler rate, and the one whose accuracy averaged "
                       "over the rates is highest (the choice of a tuning grid); its accuracy in "
                       "brackets.", size=8.5)
-        align = ["left"] * (len(header) - len(rows[0]) + 1) + ["right"] * (len(rows[0]) - 1)
-        doc.table(columns(header, rows, 8, align[-len(header):]), rows, size=8)
+        n_left = 2 if report.summary["protocol"].nunique() > 1 else 1  # protocol, variant
+        align = ["left"] * n_left + ["right"] * (len(header) - n_left)
+        doc.table(columns(header, rows, 8, align), rows, size=8)
     header, rows = sweep_rows(report, param)
     align = ["left"] * (len(header) - 5) + ["right"] * 5
     doc.table(columns(header, rows, 8, align), rows, size=8)
