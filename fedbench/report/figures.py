@@ -51,7 +51,7 @@ from fedbench.protocols import get_protocol, registry
 # the baseline (FedAvg) first, then by algorithm, μ and params. Twelve variants get twelve
 # colours; markers and line styles tell the same colours apart where a grid has more.
 PALETTE = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
-           "#882255", "#44AA99", "#999933", "#332288", "#F0E442")
+           "#882255", "#999933", "#332288", "#44AA99", "#F0E442")
 LINESTYLES = ("--", "-", "-", "-.", ":", "-", "--", "-.", "-", ":", "-.", "-")
 MARKERS = ("s", "o", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 RC = {
@@ -257,6 +257,7 @@ def draw_curves(target: Target, rounds_df: pd.DataFrame,
     variants = variants_in(rounds_df)
     styles = variant_styles(variants)
     many = len({p for p, _ in rows}) > 1
+    few = len(variants) <= 5  # more lines: thinner, and fainter bands, so that lines show
     axes = np.atleast_2d(target.subplots(len(rows), 2, sharex=True, squeeze=False))
     bands = {m: seed_bands(rounds_df, m) for m in ("test_loss", "test_accuracy")}
     runs = rounds_df.drop_duplicates(["protocol", "algorithm", "mu", "stragglers", "seed"])
@@ -283,9 +284,12 @@ def draw_curves(target: Target, rounds_df: pd.DataFrame,
                     continue
                 st = styles[label]
                 ax.plot(line["round"], line["mean"], color=st["color"],
-                        linestyle=st["linestyle"], linewidth=1.4, label=label)
+                        linestyle=st["linestyle"], linewidth=1.4 if few else 1.1, label=label)
                 low, high = line["mean"] - line["std"], line["mean"] + line["std"]
-                ax.fill_between(line["round"], low, high, color=st["color"], alpha=0.18,
+                if metric == "test_loss":  # a loss is not negative: nor is its band
+                    low = low.clip(lower=0.0)
+                ax.fill_between(line["round"], low, high, color=st["color"],
+                                alpha=0.18 if few else 0.07,
                                 linewidth=0)
             if metric == "test_accuracy":
                 for k, (a, m, label) in enumerate(variants):

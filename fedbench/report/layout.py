@@ -225,12 +225,14 @@ def wrap_to(text: str, width: float, size: float, bold: bool = False) -> list[st
 
 
 def columns(titles: Sequence[str], rows: Sequence[Sequence[str]], size: float,
-            align: Sequence[str] | None = None, wrap_titles: bool = False) -> list[Column]:
+            align: Sequence[str] | None = None, wrap_titles: bool = False,
+            wrap: Sequence[int] = ()) -> list[Column]:
     """Columns as wide as their widest cell, spare width shared out evenly.
 
-    When the natural widths exceed the text width, columns shrink in proportion
-    and their cells wrap. With ``wrap_titles`` a title counts only with its longest
-    word (it wraps over two lines rather than widen its column).
+    When the natural widths exceed the text width, the columns listed in ``wrap`` (indices:
+    long names) give up width first, down to their longest word; if that is not enough, all
+    columns shrink in proportion and their cells wrap. With ``wrap_titles`` a title counts
+    only with its longest word (it wraps over two lines rather than widen its column).
     """
     def title_width(title: str) -> float:
         words = title.split(" ") if wrap_titles else [title]
@@ -239,7 +241,17 @@ def columns(titles: Sequence[str], rows: Sequence[Sequence[str]], size: float,
     natural = [max([title_width(t)] + [text_width(r[i], size) for r in rows])
                + 2 * CELL_PAD for i, t in enumerate(titles)]
     total = sum(natural)
-    if total <= TEXT_W:
+    if total > TEXT_W and wrap:
+        floor = {i: max([title_width(titles[i])] + [text_width(w, size) for r in rows
+                                                     for w in str(r[i]).split(" ")])
+                 + 2 * CELL_PAD for i in wrap}
+        room = sum(natural[i] - floor[i] for i in wrap)
+        if room >= total - TEXT_W:
+            give = (total - TEXT_W) / room
+            natural = [w - give * (w - floor[i]) if i in floor else w
+                       for i, w in enumerate(natural)]
+            total = sum(natural)
+    if total <= TEXT_W + 1e-9:
         widths = [(w + (TEXT_W - total) / len(natural)) / TEXT_W for w in natural]
     else:
         widths = [w / total for w in natural]

@@ -71,7 +71,9 @@ def add(doc: Document, report: GridReport) -> None:
              height=3.8 + legend_h, legend_h=legend_h)
     header, rows = final_accuracy_rows(summary)
     align = ["left", "left", "right", "right", "right", "right", "right"]
-    doc.table(columns(header, rows, 8, align), rows, size=8)
+    # titles and long variant names ("FedAdagrad (server_lr=0.03)") wrap rather than the
+    # numbers
+    doc.table(columns(header, rows, 8, align, wrap_titles=True, wrap=[1]), rows, size=8)
     doc.paragraph(published_note(summary), size=8, color=MUTED)
 
 
