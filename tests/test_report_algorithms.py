@@ -230,3 +230,23 @@ def test_best_values_per_rate_and_over_the_rates() -> None:
     overall = best[best["stragglers"].isna()].iloc[0]
     assert overall["value"] == 0.01 and overall["n_rates"] == 2
     assert overall["last10_acc"] == pytest.approx((0.79 + 0.75) / 2)
+
+
+def test_a_config_whose_variants_have_params_finds_its_runs(tmp_path: Path) -> None:
+    """The Setup section compares the config's grid with the runs by variant label, params
+    included: a tuning grid is not reported as missing its runs."""
+    runs = [write_run(tmp_path / "results", "flower-baseline", a, 0.0, 0.9, seed, p)
+            for a, p in (("fedavg", {}), ("fedadam", {"server_lr": 0.01})) for seed in (0, 1)]
+    reports = tmp_path / "reports"
+    assert main(["aggregate", "--name", "p", "--out-dir", str(reports), *map(str, runs)]) == 0
+    config = tmp_path / "p.yaml"
+    config.write_text(
+        "name: p\nprotocol: flower-baseline\nfederation: {num_clients: 1000, "
+        "clients_per_round: 10, rounds: 12}\ntraining: {model: logreg, local_epochs: 10, "
+        "batch_size: 10, lr: 0.03, weight_decay: 0.001}\ngrid:\n  variants: [{algorithm: "
+        "fedavg}, {algorithm: fedadam, params: {server_lr: 0.01}}]\n  stragglers: [0.9]\n"
+        "  seeds: [0, 1]\n")
+    assert main(["report", "--name", "p", "--config", str(config), "--reports-dir",
+                 str(reports)]) == 0
+    text = " ".join(p.extract_text() for p in PdfReader(reports / "report.pdf").pages)
+    assert "missing" not in text and "not in the config's grid" not in text

@@ -142,7 +142,7 @@ def config_notes(prov: dict[str, Any], config: ExperimentConfig | None) -> list[
         if seen is not None and seen != (value if isinstance(value, list) else [value]):
             notes.append(f"The config says {key} = {value}, the runs used {join(seen)}.")
     if config.grid is not None:
-        want = {(label(v.algorithm, v.mu), float(s), int(seed))
+        want = {(label(v.algorithm, v.mu, v.params), float(s), int(seed))
                 for v in config.grid.variants for s in config.grid.stragglers
                 for seed in config.grid.seeds}
         have = {(r["variant"], float(r["stragglers"]), int(r["seed"]))
