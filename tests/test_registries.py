@@ -78,7 +78,7 @@ class PartialWorkFedAvg(ReproducibleRounds, FedAvg):
     drop_stragglers = False
 
     def __init__(self, template, *, per_round, straggler_rate, straggler_rule="bernoulli",
-                 mu=0.0, fail_prob=0.0):
+                 mu=0.0, fail_prob=0.0, params=None):
         FedAvg.__init__(self, fraction_train=1.0, fraction_evaluate=0.0,
                         min_train_nodes=per_round, min_available_nodes=per_round)
         self._setup(template, per_round, straggler_rate, straggler_rule, fail_prob)
