@@ -21,11 +21,11 @@ PACKAGE = Path(__file__).resolve().parent
 
 # What `fedbench run` executes to compute a cell: the layers below the analysis, and the
 # command that turns the rule's options into a run config. Paths relative to the package.
-RUNTIME = ("errors.py", "io.py", "seeding.py", "config.py", "data", "protocols", "fl",
-           "algorithms", "apps", "commands/run.py")
+RUNTIME = ("errors.py", "io.py", "seeding.py", "registry.py", "config.py", "data",
+           "protocols", "fl", "algorithms", "apps", "commands/run.py")
 # What reading and reporting results executes (labels and published values included).
-ANALYSIS = ("errors.py", "io.py", "config.py", "protocols", "algorithms", "apps/results.py",
-            "analysis")
+ANALYSIS = ("errors.py", "io.py", "registry.py", "config.py", "protocols", "algorithms",
+            "apps/results.py", "analysis")
 REPORT = (*ANALYSIS, "report")
 
 

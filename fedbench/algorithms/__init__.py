@@ -10,30 +10,26 @@ the config (and ``fedbench --help``) does not import Flower.
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from typing import TYPE_CHECKING
+
+from fedbench.registry import discover
 
 if TYPE_CHECKING:
     from fedbench.algorithms.base import Algorithm
 
-_NOT_ALGORITHMS = {"base"}
+
+
+def _entry(module) -> list[Algorithm]:
+    algorithm = getattr(module, "ALGORITHM", None)
+    if algorithm is None:
+        raise RuntimeError(f"{module.__name__} defines no ALGORITHM")
+    return [algorithm]
 
 
 @functools.cache
 def registry() -> dict[str, Algorithm]:
     """Name -> algorithm, from every algorithm module, sorted by name."""
-    found: dict[str, Algorithm] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name in _NOT_ALGORITHMS:
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        algorithm = getattr(module, "ALGORITHM", None)
-        if algorithm is None:
-            raise RuntimeError(f"{module.__name__} defines no ALGORITHM")
-        if algorithm.name in found:
-            raise RuntimeError(f"algorithm {algorithm.name!r} is defined twice")
-        found[algorithm.name] = algorithm
+    found = discover(__name__, __path__, _entry, "algorithm")
     if sum(a.baseline for a in found.values()) != 1:
         raise RuntimeError("exactly one algorithm must be the baseline (baseline=True)")
     return found

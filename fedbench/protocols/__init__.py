@@ -5,28 +5,16 @@ Snakemake schema and wildcards, the report). Nothing else in fedbench lists thei
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 
 from fedbench.protocols.base import Protocol
-
-_NOT_PROTOCOLS = {"base"}
+from fedbench.registry import discover
 
 
 @functools.cache
 def registry() -> dict[str, Protocol]:
     """Name -> protocol, from every protocol module, in module order."""
-    found: dict[str, Protocol] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name in _NOT_PROTOCOLS:
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        for protocol in getattr(module, "PROTOCOLS", ()):
-            if protocol.name in found:
-                raise RuntimeError(f"protocol {protocol.name!r} is defined twice "
-                                   f"(in {module.__name__} and before it)")
-            found[protocol.name] = protocol
-    return found
+    return discover(__name__, __path__, lambda module: getattr(module, "PROTOCOLS", ()),
+                    "protocol")
 
 
 def names() -> tuple[str, ...]:
