@@ -62,7 +62,7 @@ KINDS = {
         **dict.fromkeys(("published_mcmahan", "published_flower"), NULLABLE_INT),
     },
     "expected": {
-        **dict.fromkeys(("protocol", "algorithm", "variant", "metric"), TEXT),
+        **dict.fromkeys(("protocol", "algorithm", "variant", "metric", "paired_sign"), TEXT),
         **dict.fromkeys(("mu", "stragglers", "expected", "std", "band"), FLOAT),
         **dict.fromkeys(("n", "n_seeds", "n_diverged", "rounds"), INT),
     },
