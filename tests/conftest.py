@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,17 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def interruptible_children():
+    """Children inherit an ignored SIGINT (a test suite started as a background job of a
+    non-interactive shell has one), and a Python started so never raises KeyboardInterrupt:
+    the tests that interrupt a run with SIGINT would test nothing. A handled SIGINT is reset
+    to the default on exec, so handling it here gives every child a working Ctrl-C."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 @pytest.fixture(scope="session")
