@@ -109,14 +109,17 @@ def test_pip_install_gives_a_tool_that_runs_outside_the_checkout(tmp_path: Path,
                            "print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "zz_fedbench_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([*pip, "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
-                   check=True)
+    # --ignore-installed: the linked site-packages holds this checkout's editable fedbench,
+    # which pip would otherwise count as installed and skip the wheel
+    subprocess.run([*pip, "--python", str(python), "install", "--no-deps", "--ignore-installed",
+                    "-q", str(wheel)], check=True)
 
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
     where = subprocess.run([str(python), "-c", "import fedbench; print(fedbench.__file__)"],
-                           cwd=outside, env=env, capture_output=True, text=True, check=True)
+                           cwd=outside, env=env, capture_output=True, text=True)
+    assert where.returncode == 0, where.stderr
     assert where.stdout.startswith(str(venv))  # the installed copy, not the checkout
 
     fedbench = str(venv / "bin" / "fedbench")
