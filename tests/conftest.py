@@ -78,3 +78,21 @@ def write_run_json(run_dir: Path, config: dict, **fields: Any) -> None:
         **fields,
     }
     (run_dir / "run.json").write_text(json.dumps(payload))
+
+
+def kill_after_first_checkpoint(cmd: list[str], out: Path) -> Path:
+    """Start ``cmd`` (a `fedbench run` writing to ``out``), SIGKILL it once its first
+    checkpoint exists, and return the checkpoint's path (asserted to survive the kill)."""
+    import subprocess
+    import time
+
+    path = out / "checkpoint.npz"
+    proc = subprocess.Popen(cmd)
+    deadline = time.time() + 120
+    while not path.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert path.exists(), "no checkpoint was written before the kill"
+    return path

@@ -9,11 +9,8 @@ the modules' code.
 from __future__ import annotations
 
 import csv
-import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,9 +32,8 @@ from pydantic import ValidationError
 
 from fedbench.algorithms import get_algorithm
 from fedbench.algorithms.fednova import step_norm
-from fedbench.apps import checkpoint
 from fedbench.fl import wire
-from tests.conftest import tiny_experiment
+from tests.conftest import kill_after_first_checkpoint, tiny_experiment
 
 TEMPLATE = wire.TrainInstruction(
     data_root="resources", protocol="flower-baseline", num_clients=4, seed=0, partition_id=-1,
@@ -287,15 +283,7 @@ def test_sigkill_and_resume_equals_an_uninterrupted_run_server_state_included(
     assert _run(config, reference, name, "--stragglers", "0.5").returncode == 0
     cmd = [sys.executable, "-m", "fedbench.cli", "run", "--config", str(config), "--out",
            str(killed), "--algorithm", name, "--stragglers", "0.5", "--quiet"]
-    proc = subprocess.Popen(cmd)
-    deadline = time.time() + 120
-    while not (killed / checkpoint.FILENAME).exists() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    ckpt = killed / checkpoint.FILENAME
-    assert ckpt.exists(), "no checkpoint was written before the kill"
+    ckpt = kill_after_first_checkpoint(cmd, killed)
     with np.load(ckpt) as z:
         assert any(k.startswith("strategy/") for k in z.files)  # the server state is in it
     assert _run(config, killed, name, "--stragglers", "0.5").returncode == 0

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import csv
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +12,7 @@ import pytest
 import yaml
 
 from fedbench.apps import checkpoint
-from tests.conftest import tiny_experiment
+from tests.conftest import kill_after_first_checkpoint, tiny_experiment
 
 
 def _rounds(out: Path) -> list[dict]:
@@ -42,14 +39,8 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_numbers(long_config: Path, t
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     subprocess.run(_cmd(long_config, reference), check=True)
 
-    proc = subprocess.Popen(_cmd(long_config, killed))
-    deadline = time.time() + 120
-    while not (killed / checkpoint.FILENAME).exists() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert (killed / checkpoint.FILENAME).exists(), "no checkpoint was written before the kill"
+    assert kill_after_first_checkpoint(_cmd(long_config, killed), killed).name == \
+        checkpoint.FILENAME
     # nothing that looks complete survives the kill
     assert not (killed / "rounds.csv").exists() and not (killed / "run.json").exists()
 
