@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from fedbench import algorithms, protocols
+from fedbench.data import partitions
 from fedbench.errors import ConfigError
 
 # B = ∞ (McMahan et al.): the client's whole data set is one batch. It is batch_size 0
@@ -70,6 +71,8 @@ class DataConfig(_Strict):
 
     root: str = Field("resources", min_length=1)  # "" would be the working directory
     mnist_dir: str | None = Field(None, min_length=1)
+    # Fashion-MNIST's user copy; dumped (so digested) only when set: existing digests hold
+    fashion_mnist_dir: str | None = Field(None, min_length=1, exclude_if=lambda v: v is None)
 
 
 class FederationConfig(_Strict):
@@ -161,6 +164,58 @@ def variant_id(algorithm: str, mu: float, params: dict[str, float] | None = None
     return f"{algorithm}-mu{float(mu)!r}{extra}"
 
 
+def _partition_name(value: str) -> str:
+    return _registered("partition", partitions.names(), value)
+
+
+class PartitionConfig(_Strict):
+    """A split of the protocol's data over the clients (``fedbench/data/partitions/``), in
+    place of the protocol's own, e.g. ``{name: dirichlet, params: {beta: 0.5}}``."""
+
+    name: Annotated[str, AfterValidator(_partition_name)]
+    params: Params = {}
+
+    @model_validator(mode="after")
+    def _params_fit_the_partitioner(self) -> PartitionConfig:
+        found = partitions.get_partitioner(self.name)
+        fields = found.parameters.model_fields
+        allowed = ", ".join(f"{key} ({_range(field)})" for key, field in fields.items()) or "none"
+        try:
+            found.params(self.params)
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(part) for part in first["loc"])
+            value = _short(repr(self.params.get(key))) if key in self.params else ""
+            raise ValueError(f"params.{key}={value} for partition {self.name}: {first['msg']}; "
+                             f"{self.name}'s params: {allowed}") from None
+        return self
+
+    def label(self) -> str:
+        """The partition's directory name, e.g. ``dirichlet-beta0.5-min_size10``."""
+        return partitions.label(self.name, self.params)
+
+    @classmethod
+    def from_label(cls, label: str) -> PartitionConfig:
+        try:
+            found, params = partitions.parse(label)
+        except ValueError as err:
+            raise ConfigError(f"partition: {err}") from None
+        return cls(name=found.name, params=params)
+
+
+def check_partition(protocol: str, partition: PartitionConfig, num_clients: int) -> None:
+    """A partition must fit the protocol's data and the number of clients."""
+    found = protocols.get_protocol(protocol)
+    if not found.partitionable:
+        allowed = [p for p in protocols.names() if protocols.get_protocol(p).partitionable]
+        raise ValueError(f"partition={partition.label()!r} with protocol {protocol}: its data "
+                         f"({found.data}) comes with its own clients and cannot be split "
+                         f"again; allowed protocols for a partition: {', '.join(allowed)}")
+    partitioner = partitions.get_partitioner(partition.name)
+    partitioner.check(partitioner.params(partition.params), num_clients, found.num_classes,
+                      found.pool_size)
+
+
 def check_model_fits_the_data(names: list[str], model: str) -> None:
     """2nn and cnn are MNIST models (784 inputs); only logistic regression takes any width
     (the Synthetic protocols have 60 features)."""
@@ -173,10 +228,15 @@ def check_model_fits_the_data(names: list[str], model: str) -> None:
         )
 
 
-def check_clients_fit_the_split(protocol: str, num_clients: int) -> None:
+def check_clients_fit_the_split(protocol: str, num_clients: int,
+                                partition: PartitionConfig | None = None) -> None:
     """The protocol's split constrains the number of clients: at most ``max_clients`` (what the
     data can give without an empty client or a duplicated sample) and, for the power law, a
-    multiple of its label groups."""
+    multiple of its label groups. A ``partition`` replaces the split and brings its own
+    constraints (``check_partition``)."""
+    if partition is not None:
+        check_partition(protocol, partition, num_clients)
+        return
     found = protocols.get_protocol(protocol)
     multiple, most = found.clients_multiple_of, found.max_clients
     if num_clients > most:
@@ -197,12 +257,15 @@ def check_clients_fit_the_split(protocol: str, num_clients: int) -> None:
 class TrainingConfig(_Strict):
     """Local solver settings shared by every client."""
 
-    model: Literal["logreg", "2nn", "cnn"] = "logreg"
+    model: Literal["logreg", "2nn", "cnn", "simple-cnn"] = "logreg"
     local_epochs: int = Field(10, ge=1)
     # FULL_BATCH (0; "full" in a config file): the client's whole data set is one batch (B = ∞)
     batch_size: Annotated[int, Field(ge=0)] = 10
     lr: float = Field(0.03, gt=0)
     weight_decay: float = Field(0.001, ge=0)
+    # heavy-ball momentum of the local SGD (torch.optim.SGD's rule); 0: plain SGD, the
+    # solver of every protocol before NIID-Bench (0.9)
+    momentum: float = Field(0.0, ge=0, lt=1)
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -216,7 +279,7 @@ class Setting(_Strict):
     Unset fields keep the config's ``training`` values.
     """
 
-    model: Literal["logreg", "2nn", "cnn"] | None = None
+    model: Literal["logreg", "2nn", "cnn", "simple-cnn"] | None = None
     local_epochs: int | None = Field(None, ge=1)
     batch_size: Annotated[int, Field(ge=0)] | None = None  # FULL_BATCH ("full"): B = ∞
     lr: float | None = Field(None, gt=0)
@@ -276,6 +339,8 @@ class RunConfig(_Strict):
     params: Params = {}
     stragglers: float = Field(0.0, ge=0, le=1)
     seed: int = Field(0, ge=0)
+    # a split from fedbench/data/partitions/ in place of the protocol's own; None: the protocol's
+    partition: PartitionConfig | None = None
     data: DataConfig = DataConfig()
     federation: FederationConfig = FederationConfig()
     training: TrainingConfig = TrainingConfig()
@@ -297,8 +362,12 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _clients_fit_the_split(self) -> RunConfig:
-        check_clients_fit_the_split(self.protocol, self.federation.num_clients)
+        check_clients_fit_the_split(self.protocol, self.federation.num_clients, self.partition)
         return self
+
+    def partition_label(self) -> str:
+        """The partition's label, "" for the protocol's own split."""
+        return "" if self.partition is None else self.partition.label()
 
     @model_validator(mode="after")
     def _model_fits_the_data(self) -> RunConfig:
@@ -328,6 +397,10 @@ class RunConfig(_Strict):
             del payload["federation"]["stop_at_target"]
         if not self.params:
             del payload["params"]
+        if not self.training.momentum:
+            del payload["training"]["momentum"]
+        if self.partition is None:
+            del payload["partition"]
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -363,6 +436,9 @@ class GridConfig(_Strict):
     """
 
     protocols: list[ProtocolName] | None = Field(None, min_length=1)
+    # optional heterogeneity axis: splits from fedbench/data/partitions/ in place of the
+    # protocol's own (e.g. #C=1, #C=2, Dir(0.5)); None: the config's ``partition``
+    partitions: list[PartitionConfig] | None = Field(None, min_length=1)
     # optional local-training axis (model, E, B, lr per setting); None: the config's training
     settings: list[Setting] | None = Field(None, min_length=1)
     variants: list[Variant] = Field(min_length=1)
@@ -376,6 +452,7 @@ class ExperimentConfig(_Strict):
 
     name: str = "fedprox-mnist"
     protocol: ProtocolName = "flower-baseline"
+    partition: PartitionConfig | None = None
     data: DataConfig = DataConfig()
     federation: FederationConfig = FederationConfig()
     training: TrainingConfig = TrainingConfig()
@@ -392,7 +469,8 @@ class ExperimentConfig(_Strict):
     @model_validator(mode="after")
     def _clients_fit_every_split(self) -> ExperimentConfig:
         for protocol in self.protocols():
-            check_clients_fit_the_split(protocol, self.federation.num_clients)
+            for partition in self.partitions().values():
+                check_clients_fit_the_split(protocol, self.federation.num_clients, partition)
         return self
 
     @model_validator(mode="after")
@@ -417,12 +495,17 @@ class ExperimentConfig(_Strict):
     def cell(
         self, algorithm: str, mu: float, stragglers: float, seed: int, protocol: str | None = None,
         setting: str | None = None, params: dict[str, float] | None = None,
+        partition: str | None = None,
     ) -> RunConfig:
         """The run config of one grid cell (validated); ``protocol`` overrides the config's,
-        ``setting`` (a label of ``grid.settings``) its training settings."""
+        ``setting`` (a label of ``grid.settings``) its training settings, ``partition`` (a
+        label of ``grid.partitions``; "" for the protocol's own split) its partition."""
         base = self.model_dump(exclude={"grid", "results_dir", "reports_dir"})
         if protocol is not None:
             base["protocol"] = protocol
+        if partition is not None:
+            base["partition"] = (None if partition == "" else
+                                 self.partition_named(partition).model_dump())
         if setting is not None:
             base["training"] = self.setting(setting).model_dump()
         return validate_run_config(
@@ -446,6 +529,24 @@ class ExperimentConfig(_Strict):
             raise ConfigError(f"setting: unknown label {label!r}; allowed: {', '.join(settings)}")
         return settings[label]
 
+    def partitions(self) -> dict[str, PartitionConfig | None]:
+        """Label -> partition of the grid's partitions axis, else the config's one partition
+        (label "" and None for the protocol's own split)."""
+        if self.grid is not None and self.grid.partitions:
+            return {p.label(): p for p in self.grid.partitions}
+        return {"" if self.partition is None else self.partition.label(): self.partition}
+
+    def partition_named(self, label: str) -> PartitionConfig:
+        """The partition a label names: one of the grid's, or (for a config without a
+        partitions axis, e.g. the workflow's run_config.yaml) the label itself."""
+        known = self.partitions()
+        if label in known and known[label] is not None:
+            return known[label]  # type: ignore[return-value]
+        if self.grid is not None and self.grid.partitions:
+            raise ConfigError(f"partition: unknown label {label!r}; allowed: "
+                              f"{', '.join(known)}")
+        return PartitionConfig.from_label(label)
+
     def protocols(self) -> list[str]:
         """The protocols this experiment runs: the grid's axis, else the config's protocol."""
         if self.grid is not None and self.grid.protocols:
@@ -468,6 +569,7 @@ def workflow_schema(template: dict[str, Any]) -> dict[str, Any]:
     props["protocol"]["enum"] = list(protocols.names())
     grid["protocols"]["items"]["enum"] = list(protocols.names())
     variant["properties"]["algorithm"]["enum"] = list(algorithms.names())
+    schema["$defs"]["partition"]["properties"]["name"]["enum"] = list(partitions.names())
     without_mu = [a.name for a in algorithms.registry().values() if not a.uses_mu]
     if without_mu:
         variant["if"] = {"properties": {"algorithm": {"enum": without_mu}}}

@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from fedbench.algorithms import label, params_text
 from fedbench.apps.results import OPTIONAL_ROUND_COLUMNS, RENAMED_ROUND_COLUMNS, ROUND_COLUMNS
-from fedbench.config import FULL_BATCH, variant_id
+from fedbench.config import FULL_BATCH, PartitionConfig, variant_id
 from fedbench.errors import UsageError
 from fedbench.protocols import names
 
@@ -234,6 +235,8 @@ def run_record(run_dir: Path, payload: dict[str, Any], path: Path) -> dict[str, 
     record: dict[str, Any] = {
         "name": _typed(payload, "config.name", path, "text"),
         "protocol": _typed(payload, "config.protocol", path, "text"),
+        # the label of the split that replaced the protocol's ("" for the protocol's own)
+        "partition": _partition(payload, path),
         "algorithm": _typed(payload, "config.algorithm", path, "text"),
         "mu": float(_typed(payload, "config.mu", path, "number", minimum=0)),
         # the algorithm's own hyperparameters as text, "server_lr=0.01" ("" for none; runs
@@ -280,6 +283,19 @@ def run_record(run_dir: Path, payload: dict[str, Any], path: Path) -> dict[str, 
     return record
 
 
+def _partition(payload: dict[str, Any], path: Path) -> str:
+    """The run's partition label ("" when the protocol's own split was used, as in every run
+    made before partitions existed), checked against the partition registry."""
+    value = _dig(payload, "config", path).get("partition")
+    if value is None:
+        return ""
+    try:
+        return PartitionConfig.model_validate(value).label()
+    except (ValidationError, ValueError) as exc:
+        raise UsageError(f"{path}: config.partition is not a partition ({shorten(value)}: "
+                         f"{str(exc).splitlines()[0]})") from None
+
+
 def _params(payload: dict[str, Any], path: Path) -> dict[str, float]:
     params = _dig(payload, "config", path).get("params") or {}
     if not isinstance(params, dict) or not all(
@@ -298,7 +314,7 @@ def rerun_hint(run_dir: Path) -> str:
             "options (only the missing cell runs again)")
     cell = cell_of_path(run_dir)
     parts = run_dir.parts
-    depth = 2 + ("protocol" in cell) + ("setting" in cell)
+    depth = 2 + ("protocol" in cell) + ("partition" in cell) + ("setting" in cell)
     # a variant without params (fedprox-mu2.0) gives its options back; one with params
     # (their --set options) is left to snakemake
     plain = _PLAIN_VARIANT.fullmatch(cell.get("variant", ""))
@@ -307,8 +323,8 @@ def rerun_hint(run_dir: Path) -> str:
     if plain is not None and "seed" in cell and len(parts) > depth:
         config = Path(*parts[:-depth]) / "run_config.yaml"
         if config.is_file():
-            options = "".join(f" --{key} {cell[key]}" for key in ("protocol", "setting")
-                              if key in cell)
+            options = "".join(f" --{key} {cell[key]}"
+                              for key in ("protocol", "partition", "setting") if key in cell)
             hint += (f", or, once it is deleted, by hand: fedbench run --config {config}{options}"
                      f" --algorithm "
                      f"{cell['algorithm']} --mu {cell['mu']} --stragglers {cell['stragglers']} "
@@ -317,8 +333,9 @@ def rerun_hint(run_dir: Path) -> str:
 
 
 def cell_of_path(run_dir: Path) -> dict[str, str]:
-    """What a cell path names: seed, algorithm, mu, stragglers and, above them, the setting
-    and the protocol (when those directories are there); {} for another layout."""
+    """What a cell path names: seed, algorithm, mu, stragglers and, above them, the setting,
+    the partition and the protocol (when those directories are there); {} for another
+    layout."""
     parts = run_dir.parts
     if len(parts) < 2:
         return {}
@@ -326,12 +343,22 @@ def cell_of_path(run_dir: Path) -> dict[str, str]:
     if seed is None or variant is None:
         return {}
     cell = {"seed": seed["seed"], **variant.groupdict()}
-    above = list(parts[-4:-2])
+    above = list(parts[-5:-2])
     if above and _SETTING_DIR.fullmatch(above[-1]):
         cell["setting"] = above.pop()
+    if above and _is_partition_label(above[-1]):
+        cell["partition"] = above.pop()
     if above and above[-1] in names():
         cell["protocol"] = above[-1]
     return cell
+
+
+def _is_partition_label(text: str) -> bool:
+    try:
+        PartitionConfig.from_label(text)
+    except Exception:  # any refusal: not a partition directory
+        return False
+    return True
 
 
 def setting_label(record: dict[str, Any]) -> str:
@@ -353,9 +380,11 @@ def check_path_agrees(run_dir: Path, record: dict[str, Any], json_path: Path) ->
         return  # not a cell path after all
     if "setting" in cell:
         named["setting"] = cell["setting"]
+    if "partition" in cell:
+        named["partition"] = cell["partition"]
     if "protocol" in cell and cell["protocol"] != record["name"]:
         named["protocol"] = cell["protocol"]
-    got = {**{k: record[k] for k in ("seed", "stragglers", "protocol")},
+    got = {**{k: record[k] for k in ("seed", "stragglers", "protocol", "partition")},
            "variant": record["variant_id"],
            "setting": setting_label(record)}
     wrong = [f"{k}={got[k]!r} (the path says {v!r})" for k, v in named.items() if got[k] != v]

@@ -52,8 +52,10 @@ from fedbench.apps.results import ROUND_COLUMNS, write_json
 from fedbench.errors import UsageError
 from fedbench.io import atomic_write_text
 
+# partition: the label of the split that replaced the protocol's own ("" for none; the column
+# is written only when some run has one, so the tables of grids without it keep their bytes)
 # params: the algorithm's own hyperparameters as text ("server_lr=0.01"; "" for none)
-CELL_KEYS = ("protocol", "algorithm", "mu", "params", "stragglers")
+CELL_KEYS = ("protocol", "partition", "algorithm", "mu", "params", "stragglers")
 RUN_KEYS = (*CELL_KEYS, "seed")
 LAST_K = 10
 
@@ -183,7 +185,7 @@ def summarize(rounds_df: pd.DataFrame, runs_df: pd.DataFrame,
         rows.append(row)
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     order = sorted(range(len(summary)), key=lambda i: (
-        summary.at[i, "protocol"], summary.at[i, "stragglers"],
+        summary.at[i, "protocol"], summary.at[i, "partition"], summary.at[i, "stragglers"],
         sort_key(summary.at[i, "algorithm"], summary.at[i, "mu"]), summary.at[i, "params"]))
     return summary.iloc[order].reset_index(drop=True)
 
@@ -191,14 +193,15 @@ def summarize(rounds_df: pd.DataFrame, runs_df: pd.DataFrame,
 def _paired(cell: tuple[Any, ...], group: pd.DataFrame, metrics: pd.DataFrame) -> dict[str, Any]:
     """Paired last-10 difference of this cell minus the baseline algorithm (FedAvg) at the same
     protocol and stragglers."""
-    protocol, algorithm, _mu, _params, stragglers = cell
+    protocol, partition, algorithm, _mu, _params, stragglers = cell
     empty = {"paired_baseline": "", "n_pairs": 0, "paired_diff_last10_mean": math.nan,
              "paired_diff_last10_std": math.nan, "paired_ci_low": math.nan,
              "paired_ci_high": math.nan}
     reference = baseline()
     if algorithm == reference.name:
         return empty
-    base = metrics[(metrics["protocol"] == protocol) & (metrics["algorithm"] == reference.name)
+    base = metrics[(metrics["protocol"] == protocol) & (metrics["partition"] == partition)
+                   & (metrics["algorithm"] == reference.name)
                    & (metrics["params"] == "") & (metrics["stragglers"] == stragglers)]
     if base.empty:
         return empty
@@ -301,6 +304,9 @@ def provenance(runs_df: pd.DataFrame, name: str) -> dict[str, Any]:
 
 
 def _csv(frame: pd.DataFrame) -> str:
+    """CSV text; without the partition column when no run has a partition."""
+    if "partition" in frame and not frame["partition"].astype(bool).any():
+        frame = frame.drop(columns="partition")
     return frame.to_csv(index=False, lineterminator="\n")
 
 
@@ -338,14 +344,18 @@ def _read_csv(path: Path, required: Sequence[str],
 def load_reports(reports_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Read back what ``aggregate`` wrote: (rounds_df, summary_df, provenance)."""
     root = Path(reports_dir)
-    text = ("name", "protocol", "algorithm", "variant", "status", "params", "paired_baseline")
-    # tables written before algorithms had params have no such column: none had params
-    tidy = [c for c in TIDY_COLUMNS if c != "params"]
-    rounds_df = _read_csv(root / ROUNDS_FILE, tidy, text[:6])
-    summary_df = _read_csv(root / SUMMARY_FILE, [c for c in SUMMARY_COLUMNS if c != "params"],
+    text = ("name", "protocol", "algorithm", "variant", "status", "params", "partition",
+            "paired_baseline")
+    # tables written before algorithms had params have no such column: none had params;
+    # tables of grids without partitions have no partition column
+    optional = ("params", "partition")
+    tidy = [c for c in TIDY_COLUMNS if c not in optional]
+    rounds_df = _read_csv(root / ROUNDS_FILE, tidy, text[:7])
+    summary_df = _read_csv(root / SUMMARY_FILE, [c for c in SUMMARY_COLUMNS if c not in optional],
                            text)
     for frame in (rounds_df, summary_df):
-        frame["params"] = frame["params"].fillna("") if "params" in frame else ""
+        for column in optional:
+            frame[column] = frame[column].fillna("") if column in frame else ""
     summary_df["paired_baseline"] = summary_df["paired_baseline"].fillna("")
     prov_path = root / PROVENANCE_FILE
     if not prov_path.is_file():

@@ -14,5 +14,6 @@ from fedbench.protocols import get_protocol
 
 @functools.lru_cache(maxsize=4)
 def cached_federated(root: str, protocol_name: str, num_clients: int, seed: int,
-                     device: str = "cpu") -> FederatedData:
-    return load_federated(root, get_protocol(protocol_name), num_clients, seed, device)
+                     device: str = "cpu", partition: str = "") -> FederatedData:
+    return load_federated(root, get_protocol(protocol_name), num_clients, seed, device,
+                          partition)

@@ -88,6 +88,8 @@ def make_strategy(cfg: RunConfig, fail_prob: float = 0.0):
         drop_straggler=False,
         lr=cfg.training.lr,
         weight_decay=cfg.training.weight_decay,
+        momentum=cfg.training.momentum,
+        partition=cfg.partition_label(),
         batch_size=cfg.training.batch_size,  # 0: full batch (B = ∞), as in the config
         proximal_mu=0.0,
         server_round=0,
@@ -117,7 +119,8 @@ def serve(
     started = time.time()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     data = cached_federated(
-        cfg.data.root, cfg.protocol, cfg.federation.num_clients, cfg.seed, cfg.runtime.device
+        cfg.data.root, cfg.protocol, cfg.federation.num_clients, cfg.seed, cfg.runtime.device,
+        cfg.partition_label(),
     )
     protocol = get_protocol(cfg.protocol)
     model = build_model(cfg.training.model, cfg.seed, protocol.input_dim).to(cfg.runtime.device)

@@ -44,6 +44,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "(default: the config's)")
     p.add_argument("--setting", help="a label of the config's grid.settings (model, E, B, lr), "
                    "e.g. cnn-E5-B10-lr0.1 (default: the first)")
+    p.add_argument("--partition", metavar="LABEL",
+                   help="a label of the config's grid.partitions, e.g. labels-k2 or "
+                   "dirichlet-beta0.5-min_size10 (default: the first, else the config's)")
     p.add_argument("--algorithm", metavar="NAME",
                    help=f"one of: {_allowed(algorithms.names())} (default: the config's first "
                    "variant)")
@@ -150,6 +153,10 @@ def resolve(args: argparse.Namespace) -> RunConfig:
     base["seed"] = grid.seeds[0] if grid else 0
     if grid and grid.protocols:
         base["protocol"] = grid.protocols[0]
+    if getattr(args, "partition", None) is not None:
+        base["partition"] = experiment.partition_named(args.partition).model_dump()
+    elif grid and grid.partitions:
+        base["partition"] = grid.partitions[0].model_dump()
     settings = experiment.settings()
     if getattr(args, "setting", None) is not None:
         base["training"] = experiment.setting(args.setting).model_dump()

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from fedbench.data import mnist, synthetic
+from fedbench.data import mnist, partitions, synthetic
 from fedbench.data.cache import cached_partition
 from fedbench.data.partitioners import Partition, train_val_split
+from fedbench.seeding import torch_seed_for
 
 if TYPE_CHECKING:
     from fedbench.protocols.base import Protocol
@@ -50,6 +51,10 @@ class FederatedData:
     device: str = "cpu"
     # federated evaluation: every client's training split, stacked
     eval_train: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
+    # noise-based feature imbalance: the std of the Gaussian noise on each client's features
+    # (None: none), drawn once per (seed, client) after preprocessing
+    client_noise: tuple[float, ...] | None = None
+    seed: int = 0
     _slices: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
 
     @property
@@ -67,8 +72,19 @@ class FederatedData:
             idx = self.client_train[cid]
             x = torch.from_numpy(self.preprocess(self.train_images[idx])).to(self.device)
             y = self.train_y.index_select(0, torch.from_numpy(idx).to(self.train_y.device))
+            if self.client_noise is not None:
+                x = with_noise(x, self.client_noise[cid], self.seed, "noise", cid)
             self._slices[cid] = (x, y)
         return self._slices[cid]
+
+
+def with_noise(x: torch.Tensor, std: float, seed: int, stream: str, cid: int) -> torch.Tensor:
+    """``x`` plus N(0, std²) noise drawn from (seed, stream, client): the same every run."""
+    if std == 0:
+        return x
+    gen = torch.Generator().manual_seed(torch_seed_for(seed, stream, cid))
+    noise = torch.randn(x.shape, generator=gen, dtype=x.dtype)
+    return x + noise.to(x.device) * std
 
 
 # --- preprocessing -------------------------------------------------------------------------------
@@ -172,37 +188,79 @@ def _with_held_out(pool: np.ndarray, labels: np.ndarray, parts: Partition, prepr
     )
 
 
-def _mnist_train(root: str | Path, protocol: Protocol, num_clients: int, seed: int,
-                 device: str) -> FederatedData:
-    """MNIST's 60,000 training images over the clients; the 10,000 test images evaluate."""
-    tr_x, tr_y, te_x, te_y = mnist.read_mnist(root)
-    parts = cached_partition(root, protocol.name, protocol.split, tr_y, num_clients, seed)
+def _split(protocol: Protocol, partition: str):
+    """(cache name, split) of the protocol's own split, or of the partition a label names."""
+    if not partition:
+        return protocol.name, protocol.split
+    found, params = partitions.parse(partition)
+    return (f"{protocol.name}-{partition}",
+            lambda labels, clients, seed: found(labels, clients, params, seed))
+
+
+def _noise(partition: str, num_clients: int) -> tuple[float, ...] | None:
+    """Each client's feature-noise std under the partition, or None without noise."""
+    if not partition:
+        return None
+    found, params = partitions.parse(partition)
+    if not found.adds_noise:
+        return None
+    typed = found.params(params)
+    return tuple(found.noise_std(typed, cid, num_clients) for cid in range(num_clients))
+
+
+def _read_pool(data: str, root: str | Path):
+    """(train images, train labels, test images, test labels) of an image source."""
+    if data == "fashion-mnist-train":
+        from fedbench.data import fashion_mnist  # only the protocols that use it need it
+
+        return fashion_mnist.read_fashion_mnist(root)
+    return mnist.read_mnist(root)
+
+
+def _train_split(root: str | Path, protocol: Protocol, num_clients: int, seed: int,
+                 device: str, partition: str = "") -> FederatedData:
+    """A dataset's training split (MNIST's or Fashion-MNIST's 60,000 images) over the
+    clients; its 10,000 test images evaluate. Under feature noise, the test set is every
+    client's noisy copy of them (NIID-Bench's evaluation for that partition)."""
+    tr_x, tr_y, te_x, te_y = _read_pool(protocol.data, root)
+    name, split = _split(protocol, partition)
+    parts = cached_partition(root, name, split, tr_y, num_clients, seed)
     dev = torch.device(device)
     preprocess = make_preprocess(protocol)
+    noise = _noise(partition, num_clients)
+    test_x = torch.from_numpy(preprocess(te_x))
+    test_y = torch.from_numpy(te_y)
+    if noise is not None:
+        test_x = torch.cat([with_noise(test_x, std, seed, "noise-test", cid)
+                            for cid, std in enumerate(noise)])
+        test_y = test_y.repeat(num_clients)
     return FederatedData(
         train_images=tr_x,
         train_y=torch.from_numpy(tr_y).to(dev),
-        test_x=torch.from_numpy(preprocess(te_x)).to(dev),
-        test_y=torch.from_numpy(te_y).to(dev),
+        test_x=test_x.to(dev),
+        test_y=test_y.to(dev),
         client_train=TrainIndices(parts, seed, protocol.val_fraction),
         preprocess=preprocess,
         device=device,
+        client_noise=noise,
+        seed=seed,
     )
 
 
 def _mnist_all(root: str | Path, protocol: Protocol, num_clients: int, seed: int,
-               device: str) -> FederatedData:
+               device: str, partition: str = "") -> FederatedData:
     """All 70,000 MNIST images (train then test), the protocol's split and preprocessing."""
     tr_x, tr_y, te_x, te_y = mnist.read_mnist(root)
     images = np.concatenate([tr_x, te_x])
     labels = np.concatenate([tr_y, te_y])
-    parts = cached_partition(root, protocol.name, protocol.split, labels, num_clients, seed)
+    name, split = _split(protocol, partition)
+    parts = cached_partition(root, name, split, labels, num_clients, seed)
     return _with_held_out(images, labels, parts, protocol.preprocessor(images), protocol, seed,
                           device)
 
 
 def _synthetic(root: str | Path, protocol: Protocol, num_clients: int, seed: int,
-               device: str) -> FederatedData:
+               device: str, partition: str = "") -> FederatedData:
     """Synthetic(α, β) generated for ``seed`` (nothing read from disk)."""
     assert protocol.synthetic is not None
     alpha, beta, iid = protocol.synthetic
@@ -210,10 +268,12 @@ def _synthetic(root: str | Path, protocol: Protocol, num_clients: int, seed: int
     return _with_held_out(data.x, data.y, data.parts, _identity, protocol, seed, device)
 
 
-_SOURCES = {"mnist-train": _mnist_train, "mnist-all": _mnist_all, "synthetic": _synthetic}
+_SOURCES = {"mnist-train": _train_split, "fashion-mnist-train": _train_split,
+            "mnist-all": _mnist_all, "synthetic": _synthetic}
 
 
 def load_federated(root: str | Path, protocol: Protocol, num_clients: int, seed: int,
-                   device: str = "cpu") -> FederatedData:
-    """The federation of ``protocol`` for ``seed``, on ``device``."""
-    return _SOURCES[protocol.data](root, protocol, num_clients, seed, device)
+                   device: str = "cpu", partition: str = "") -> FederatedData:
+    """The federation of ``protocol`` for ``seed``, on ``device``; ``partition`` (a label of
+    ``fedbench.data.partitions``) replaces the protocol's own split."""
+    return _SOURCES[protocol.data](root, protocol, num_clients, seed, device, partition)

@@ -42,6 +42,9 @@ class TrainInstruction:
     device: str = "cpu"
     threads: int = 1
     fail_prob: float = 0.0  # test-only fault injection
+    # the partition's label (``fedbench.data.partitions``); "": the protocol's own split
+    partition: str = ""
+    momentum: float = 0.0  # local SGD's heavy-ball momentum (0: plain SGD)
 
     def to_config(self) -> ConfigRecord:
         return ConfigRecord({k.replace("_", "-"): v for k, v in asdict(self).items()})

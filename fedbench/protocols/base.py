@@ -124,7 +124,7 @@ def published_rounds(table: tuple[PublishedRounds, ...], model: str, local_epoch
 class Protocol:
     name: str
     # where the samples come from: MNIST's 60k train split, all 70k MNIST images, or generated
-    data: Literal["mnist-train", "mnist-all", "synthetic"]
+    data: Literal["mnist-train", "fashion-mnist-train", "mnist-all", "synthetic"]
     input_dim: int
     # a fixed per-image function, or None when the preprocessing is fitted on the whole pool
     preprocess: Preprocess | None
@@ -147,6 +147,19 @@ class Protocol:
     max_clients_reason: str = "a bound on memory"
     # published target test accuracy per model (``federation.stop_at_target`` ends a run there)
     targets: Mapping[str, float] = field(default_factory=dict)
+    num_classes: int = 10
+
+    @property
+    def pool_size(self) -> int:
+        """How many samples the split divides (the training split, or all 70,000 images)."""
+        return {"mnist-train": 60_000, "fashion-mnist-train": 60_000,
+                "mnist-all": 70_000}.get(self.data, 0)
+
+    @property
+    def partitionable(self) -> bool:
+        """Whether ``partition`` may replace the split: a labelled training split is split
+        over the clients; a generated federation (Synthetic) comes with its clients."""
+        return self.data in ("mnist-train", "fashion-mnist-train")
 
     def preprocessor(self, pool: np.ndarray) -> Preprocess:
         """The preprocessing of this protocol, fitted on ``pool`` where the protocol says so."""

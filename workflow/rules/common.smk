@@ -153,6 +153,10 @@ FLOAT = r"[0-9]+(?:\.[0-9]+)?(?:e[-+][0-9]+)?"
 # A grid with a protocol axis (grid.protocols, e.g. the four Synthetic datasets) puts each
 # cell under results/<name>/<protocol>/...; a grid without one keeps the plain cell path.
 PROTOCOL_AXIS = bool(EXPERIMENT.grid and EXPERIMENT.grid.protocols)
+# A grid with a partitions axis (grid.partitions: #C=k, Dir(β), ... from
+# fedbench/data/partitions/) adds <partition>/ to the path, e.g. dirichlet-beta0.5-min_size10.
+PARTITIONS = [label for label in EXPERIMENT.partitions() if label]
+PARTITION_AXIS = bool(EXPERIMENT.grid and EXPERIMENT.grid.partitions)
 # A grid with a settings axis (grid.settings: model, E, B, lr; McMahan et al.'s grid) adds
 # <setting>/ to the path, e.g. cnn-E5-B10-lr0.1, and is summarised by rounds to target.
 SETTINGS = EXPERIMENT.settings()
@@ -168,6 +172,7 @@ VARIANTS = {v.id(): v for v in EXPERIMENT.grid.variants}
 wildcard_constraints:
     name=re.escape(NAME),
     protocol="|".join(re.escape(p) for p in EXPERIMENT.protocols()),
+    partition="|".join(re.escape(p) for p in PARTITIONS) or "none",
     setting="|".join(re.escape(s) for s in SETTINGS) or "none",
     variant="|".join(re.escape(v) for v in VARIANTS),
     stragglers=FLOAT,
@@ -181,15 +186,18 @@ def fmt_float(value):
 
 def grid_cells():
     """Every cell of the config's grid, de-duplicated and sorted
-    ([protocol,] variant, stragglers, seed)."""
+    ([protocol,] [partition,] [setting,] variant, stragglers, seed)."""
     grid = EXPERIMENT.grid
     protocols = EXPERIMENT.protocols()
     stragglers = sorted({float(s) for s in grid.stragglers})
     seeds = sorted({int(s) for s in grid.seeds})
     settings = sorted(SETTINGS) or [None]
+    partitions = sorted(PARTITIONS) if PARTITION_AXIS else [None]
     return [
-        {"protocol": p, "setting": t, "variant": v, "stragglers": fmt_float(s), "seed": str(k)}
+        {"protocol": p, "partition": d, "setting": t, "variant": v, "stragglers": fmt_float(s),
+         "seed": str(k)}
         for p in protocols
+        for d in partitions
         for t in settings
         for v in sorted(VARIANTS)
         for s in stragglers
@@ -199,6 +207,7 @@ def grid_cells():
 
 CELL = (
     ("{protocol}/" if PROTOCOL_AXIS else "")
+    + ("{partition}/" if PARTITION_AXIS else "")
     + ("{setting}/" if SETTING_AXIS else "")
     + "{variant}-sf{stragglers}/seed{seed}"
 )
@@ -209,6 +218,7 @@ def cell_options(wildcards):
     its variant: the algorithm, mu and the algorithm's own params."""
     variant = VARIANTS[wildcards.variant]
     parts = [f" --protocol {wildcards.protocol}" if PROTOCOL_AXIS else "",
+             f" --partition {wildcards.partition}" if PARTITION_AXIS else "",
              f" --setting {wildcards.setting}" if SETTING_AXIS else "",
              f" --algorithm {variant.algorithm} --mu {fmt_float(variant.mu)}",
              *(f" --set params.{k}={fmt_float(v)}" for k, v in sorted(variant.params.items()))]
@@ -279,12 +289,25 @@ def _dump(data):
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 
-RESOLVED_CONFIG = _dump(EXPERIMENT.model_dump(mode="json"))
+def _without_unset(data):
+    """``data`` without the options that are unset (the files of grids made before them
+    stay byte for byte what they were, so no cell reruns): stop_at_target, partition,
+    momentum and the grid's partitions axis."""
+    if not data["federation"]["stop_at_target"]:
+        del data["federation"]["stop_at_target"]
+    if data.get("partition") is None:
+        data.pop("partition", None)
+    if not data["training"]["momentum"]:
+        del data["training"]["momentum"]
+    if data.get("grid") is not None and data["grid"].get("partitions") is None:
+        del data["grid"]["partitions"]
+    return data
+
+
+RESOLVED_CONFIG = _dump(_without_unset(EXPERIMENT.model_dump(mode="json")))
 _run = EXPERIMENT.model_dump(mode="json", exclude={"grid", "results_dir", "reports_dir"})
 del _run["runtime"]["threads"]
-if not _run["federation"]["stop_at_target"]:  # unset: the file of a grid made before the option
-    del _run["federation"]["stop_at_target"]
-RUN_CONFIG = _dump(_run)
+RUN_CONFIG = _dump(_without_unset(_run))
 
 
 # --- code and software digests --------------------------------------------------------------
