@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 
 data: setup
 	$(BIN)/fedbench data mnist --root resources
+	$(BIN)/fedbench data fashion-mnist --root resources
 
 report: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile workflow/profiles/default

