@@ -50,9 +50,16 @@ class PublishedValue:
     round: int
     source: str
     note: str = READ_OFF
+    # the partition's label (fedbench.data.partitions) for a table over partitions; "" if none
+    partition: str = ""
+    # a table's "mean ± spread" (a standard deviation over runs); None: a figure read off
+    spread: float | None = None
 
     def text(self, digits: int = 2) -> str:
-        """"≈0.86" or "≈0.78–0.85": the approximate sign is part of the value."""
+        """"≈0.86" or "≈0.78–0.85": the approximate sign is part of a value read off a
+        figure; a table's value is "0.9909 ± 0.0005"."""
+        if self.spread is not None:
+            return f"{self.low:.{digits}f} ± {self.spread:.{digits}f}"
         if self.low == self.high:
             return f"≈{self.low:.{digits}f}"
         return f"≈{self.low:.{digits}f}–{self.high:.{digits}f}"
@@ -100,6 +107,11 @@ class ProtocolDocs:
     rounds_to_target: tuple[PublishedRounds, ...] = ()  # the paper's table
     reference_rounds: tuple[PublishedRounds, ...] = ()  # a second source's replication
     reference_rounds_source: str = ""
+    # a second source's per-cell values (a replication's table), beside ``published``
+    reference: tuple[PublishedValue, ...] = ()
+    reference_source: str = ""
+    # what the published accuracy is: "final" (the last round) or "best" (the best round)
+    published_metric: str = "final"
 
     def published_value(self, algorithm: str, mu: float, stragglers: float,
                         metric: str = "test_accuracy") -> PublishedValue | None:
