@@ -46,7 +46,8 @@ def _config(tmp_path: Path, protocol: str, num_clients: int) -> Path:
 def test_every_protocol_declares_its_limit() -> None:
     assert {name: p.max_clients for name, p in registry().items()} == {
         name: most for name, (most, _) in LIMITS.items()} | {
-        "synthetic-0-0": 1000, "synthetic-0.5-0.5": 1000}
+        "synthetic-0-0": 1000, "synthetic-0.5-0.5": 1000,
+        "niid-bench-mnist": 60000, "niid-bench-fmnist": 60000}
 
 
 # the cases (10,000, 60,000 and 10^12 power-law clients), and one step past each limit

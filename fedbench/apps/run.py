@@ -21,8 +21,9 @@ from typing import Any
 import torch
 
 from fedbench.config import RunConfig, shown
-from fedbench.data import mnist
+from fedbench.data import fashion_mnist, mnist
 from fedbench.errors import ConfigError, DataError
+from fedbench.protocols import get_protocol
 
 
 def quiet_flower(level: int = logging.ERROR) -> None:
@@ -156,23 +157,29 @@ def run_cell(
 
 
 def ensure_data(cfg: RunConfig, quiet: bool = False) -> None:
-    """MNIST present and verified: by its remembered MD5 check when the files are unchanged
-    (``mnist.verify_once``), else obtained and checked by ``mnist.ensure_mnist``.
+    """The protocol's images present and verified (Fashion-MNIST for a protocol that reads
+    it, else MNIST): by the remembered MD5 check when the files are unchanged
+    (``verify_once``), else obtained and checked by the dataset's ``ensure_*``.
 
     Files that are there but fail their MD5 are an error naming the file (never silently
-    replaced by a download): only a root without MNIST, or an explicit ``data.mnist_dir``,
-    makes a run fetch or copy the data."""
+    replaced by a download): only a root without the files, or an explicit user directory
+    (``data.mnist_dir``, ``data.fashion_mnist_dir``), makes a run fetch or copy the data."""
+    log = (lambda _m: None) if quiet else _stderr
+    if get_protocol(cfg.protocol).data == "fashion-mnist-train":
+        dataset, user_dir = fashion_mnist, cfg.data.fashion_mnist_dir
+        verify, fetch = fashion_mnist.DATASET.verify_once, fashion_mnist.ensure_fashion_mnist
+    else:
+        dataset, user_dir = mnist, cfg.data.mnist_dir
+        verify, fetch = mnist.verify_once, mnist.ensure_mnist
     try:
-        mnist.verify_once(cfg.data.root)
+        verify(cfg.data.root)
         return
     except DataError:
-        raw = mnist.raw_dir(cfg.data.root)
-        if cfg.data.mnist_dir is None and any((raw / name).exists() for name in mnist.IDX_MD5):
+        raw = dataset.raw_dir(cfg.data.root)
+        if user_dir is None and any((raw / name).exists() for name in dataset.IDX_MD5):
             raise
-    mnist.ensure_mnist(
-        cfg.data.root, cfg.data.mnist_dir, log=(lambda _m: None) if quiet else _stderr
-    )
-    mnist.verify_once(cfg.data.root)
+    fetch(cfg.data.root, user_dir, log=log)
+    verify(cfg.data.root)
 
 
 def _stderr(msg: str) -> None:

@@ -78,6 +78,7 @@ def _schema_error(exc):
 
 try:
     from fedbench import algorithms
+    from fedbench.protocols import get_protocol
     from fedbench.config import (
         ConfigError,
         check_expanded_size,
@@ -131,6 +132,10 @@ DATA_ROOT = os.path.normpath(EXPERIMENT.data.root)
 # `--mnist-dir DIR` when the config names a directory with the user's own MNIST files
 MNIST_DIR_OPTION = (
     f"--mnist-dir {shlex.quote(EXPERIMENT.data.mnist_dir)}" if EXPERIMENT.data.mnist_dir else ""
+)
+FASHION_MNIST_DIR_OPTION = (
+    f"--dir {shlex.quote(EXPERIMENT.data.fashion_mnist_dir)}"
+    if EXPERIMENT.data.fashion_mnist_dir else ""
 )
 MNIST_FILES = (
     "train-images-idx3-ubyte",
@@ -241,6 +246,19 @@ def cell_files(filename):
 
 def mnist_files():
     return [str(Path(DATA_ROOT, "MNIST", "raw", f)) for f in MNIST_FILES]
+
+
+def fashion_mnist_files():
+    return [str(Path(DATA_ROOT, "FashionMNIST", "raw", f)) for f in MNIST_FILES]
+
+
+def image_files(wildcards):
+    """The verified images a cell reads: Fashion-MNIST for a protocol that reads it, else
+    MNIST (which the Synthetic protocols do not read, but every grid has always required)."""
+    protocol = wildcards.protocol if PROTOCOL_AXIS else EXPERIMENT.protocol
+    if get_protocol(protocol).data == "fashion-mnist-train":
+        return fashion_mnist_files()
+    return mnist_files()
 
 
 # Figures only some grids have (the FedProx paper's Figure 1 layout for federated protocols;

@@ -19,3 +19,22 @@ rule data:
         "../../environment.yml"
     shell:
         "fedbench data mnist --root {params.root:q} {params.mnist_dir} > {log:q} 2>&1"
+
+
+# Fashion-MNIST, once, for the protocols that read it (niid-bench-fmnist): `fedbench data
+# fashion-mnist` tries data.fashion_mnist_dir, torchvision's download and Debian's
+# dataset-fashion-mnist package (fedbench/data/fashion_mnist.py), each checked by MD5.
+rule data_fashion_mnist:
+    output:
+        fashion_mnist_files(),
+    params:
+        # <root> from <root>/FashionMNIST/raw/<file>
+        root=lambda wildcards, output: str(Path(output[0]).parents[2]),
+        user_dir=FASHION_MNIST_DIR_OPTION,
+    log:
+        "logs/data/fashion-mnist.log",
+    localrule: True  # may need the network, which cluster nodes often lack
+    conda:
+        "../../environment.yml"
+    shell:
+        "fedbench data fashion-mnist --root {params.root:q} {params.user_dir} > {log:q} 2>&1"

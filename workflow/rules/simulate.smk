@@ -35,7 +35,7 @@ rule run_config:
 
 rule simulate:
     input:
-        mnist=mnist_files(),
+        images=image_files,
         config=f"{RESULTS}/{{name}}/run_config.yaml",
     output:
         rounds=f"{RESULTS}/{{name}}/{CELL}/rounds.csv",

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from fedbench.data.partitions.base import PartitionDocs, Partitioner, PartitionParameters
+from fedbench.errors import ConfigError
 from fedbench.seeding import rng_for
 
 MAX_DRAWS = 1000  # redraws before giving up on min_size (each is a full partition draw)
@@ -56,7 +57,7 @@ def split(labels: np.ndarray, num_clients: int, params: DirichletParams,
         smallest = int(sizes.min())
         if smallest >= params.min_size:
             return [np.concatenate(p) for p in parts]
-    raise ValueError(f"partition dirichlet: beta={params.beta!r} over {num_clients} clients "
+    raise ConfigError(f"partition dirichlet: beta={params.beta!r} over {num_clients} clients "
                      f"left some client with fewer than min_size={params.min_size} samples in "
                      f"each of {MAX_DRAWS} draws (the last: {smallest}); allowed: a larger "
                      "beta, fewer clients, or a smaller min_size")

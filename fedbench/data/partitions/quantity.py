@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from fedbench.data.partitions.base import PartitionDocs, Partitioner, PartitionParameters
+from fedbench.errors import ConfigError
 from fedbench.seeding import rng_for
 
 MAX_DRAWS = 1000
@@ -40,7 +41,7 @@ def shares(n: int, num_clients: int, params: QuantityParams,
         q = rng.dirichlet(np.full(num_clients, params.beta))
         if q.min() * n >= params.min_size:
             return q
-    raise ValueError(f"partition quantity: beta={params.beta!r} over {num_clients} clients "
+    raise ConfigError(f"partition quantity: beta={params.beta!r} over {num_clients} clients "
                      f"gave some client fewer than min_size={params.min_size} samples in each "
                      f"of {MAX_DRAWS} draws (the last: {q.min() * n:.0f}); allowed: a larger "
                      "beta, fewer clients, or a smaller min_size")
