@@ -53,5 +53,18 @@ lint: setup
 	$(BIN)/lint-imports
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint
 
+# Flower's own engines on this machine, each against an in-process run of the same cell
+# (about 1 and 3 minutes here; each prints "SKIP <part>: <reason>" where it cannot run):
+# a two-node Ray cluster that --backend ray attaches to through RAY_ADDRESS, and a SuperLink
+# with SuperNodes (insecure, on 127.0.0.1) that `flwr run` drives, one SuperNode killed mid-run
+.PHONY: test-engines test-engines-ray test-engines-deployment
+test-engines-ray: setup
+	$(BIN)/python tests/engines/ray/run.py
+
+test-engines-deployment: setup
+	$(BIN)/python tests/engines/deployment/run.py
+
+test-engines: test-engines-slurm test-engines-ray test-engines-deployment
+
 clean:
 	rm -rf results .snakemake

@@ -23,11 +23,11 @@ from flwr.serverapp import Grid, ServerApp
 
 from fedbench.algorithms import get_algorithm
 from fedbench.algorithms.base import RoundLog
-from fedbench.apps import checkpoint, results
+from fedbench.apps import checkpoint, flower_config, results
 from fedbench.apps.evaluation import evaluate_global
 from fedbench.apps.federation import cached_federated
 from fedbench.apps.progress import Progress
-from fedbench.config import RunConfig, load_experiment
+from fedbench.config import RunConfig
 from fedbench.fl.models import build_model
 from fedbench.fl.wire import TrainInstruction
 from fedbench.protocols import get_protocol
@@ -285,17 +285,9 @@ app = ServerApp()
 
 @app.main()
 def main(grid: Grid, context: Context) -> None:
-    """Entry point for ``flwr run``: the cell comes from pyproject's [tool.flwr.app.config]."""
-    rc = context.run_config
-    experiment = load_experiment(str(rc.get("config-file", "configs/default.yaml")))
-    cfg = experiment.cell(
-        str(rc.get("algorithm", "fedprox")),
-        float(rc.get("mu", 0.0)),
-        float(rc.get("stragglers", 0.0)),
-        int(rc.get("seed", 0)),
-    )
-    if "rounds" in rc:
-        cfg = cfg.model_copy(
-            update={"federation": cfg.federation.model_copy(update={"rounds": int(rc["rounds"])})}
-        )
-    serve(grid, cfg, Path(str(rc.get("out", "results/flwr-run"))), extra={"backend": "flwr run"})
+    """Entry point for ``flwr run``: the cell comes from pyproject's [tool.flwr.app.config],
+    in fedbench's keys or in those of Flower's FedProx baseline (``flower_config``)."""
+    cell = flower_config.resolve(context.run_config)
+    for note in cell.notes:
+        print(f"run config: {note}", file=sys.stderr, flush=True)
+    serve(grid, cell.config, cell.out, extra={"backend": "flwr run"})
