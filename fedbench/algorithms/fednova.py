@@ -11,7 +11,12 @@ norm of its local-step coefficients a_i and rescales the average by their weight
 For fedbench's local solver, w ← (1 − η(λ + μ)) w + ... per step (weight decay λ, proximal
 μ), the coefficients are powers of ρ = 1 − η(λ + μ), so ‖a_i‖₁ = Σ_{j<τ_i} ρ^j
 = (1 − ρ^{τ_i}) / (1 − ρ), and τ_i for plain SGD (the paper's FedAvg and FedProx cases,
-section 4 and Appendix). τ_i is the number of steps the client reports. When every ‖a_i‖₁
+section 4 and Appendix). With local momentum β > 0 (``TrainInstruction.momentum``, the
+heavy-ball rule of ``torch.optim.SGD``) the coefficients are the paper's momentum case,
+a_{i,j} = Σ_{t<τ−j} β^t, so ‖a_i‖₁ = Σ_{t=1}^{τ} (1 − β^t)/(1 − β)
+= [τ − β(1 − β^τ)/(1 − β)] / (1 − β), the formula of NIID-Bench's FedNova (its ``rho``);
+then, as there, weight decay and μ are left out of the norm. τ_i is the number of steps
+the client reports. When every ‖a_i‖₁
 is the same the normalisation cancels exactly and the round is FedAvg's weighted average,
 bit for bit; otherwise the update is computed in float64 and stored in float32.
 """
@@ -32,8 +37,16 @@ from fedbench.algorithms.base import (
 from fedbench.fl import wire
 
 
-def step_norm(steps: int, lr: float, decay: float, mu: float) -> float:
-    """‖a_i‖₁ = Σ_{j<τ} ρ^j with ρ = 1 − lr(decay + mu): τ for plain SGD."""
+def step_norm(steps: int, lr: float, decay: float, mu: float, momentum: float = 0.0) -> float:
+    """‖a_i‖₁ of τ = ``steps`` local steps.
+
+    Without momentum: Σ_{j<τ} ρ^j with ρ = 1 − lr(decay + mu), τ for plain SGD. With
+    momentum β > 0: [τ − β(1 − β^τ)/(1 − β)] / (1 − β), the sum over the τ steps of the
+    momentum buffer's coefficients (1 − β^t)/(1 − β) (FedNova's momentum case, NIID-Bench's
+    formula); ``decay`` and ``mu`` are ignored then, as NIID-Bench ignores them.
+    """
+    if momentum:
+        return (steps - momentum * (1.0 - momentum**steps) / (1.0 - momentum)) / (1.0 - momentum)
     rho = 1.0 - lr * (decay + mu)
     if rho == 1.0:
         return float(steps)
@@ -62,7 +75,7 @@ class NormalizedAveraging(ReproducibleRounds, FedAvg):
                        replies: list[Message]) -> tuple[ArrayRecord, MetricRecord]:
         t = self.template
         norms = [step_norm(int(m.content["metrics"][wire.STEPS]), t.lr, t.weight_decay,
-                           t.proximal_mu) for m in replies]
+                           t.proximal_mu, t.momentum) for m in replies]
         if len(set(norms)) == 1:  # equal local work: the normalisation cancels
             return self._average(replies)
         _, metrics = self._average(replies)

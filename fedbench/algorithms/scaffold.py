@@ -5,9 +5,13 @@ Control variates correct the client drift that heterogeneous data causes. The se
 x, the global control variate c, and every client's c_i (0 until the client first trains):
 
 - client i (equation (3)): y ← y − η_l (g_i(y) − c_i + c) for its K local steps; the
-  ClientApp adds the ``wire.CORRECTION`` it is sent, c − c_i, to every gradient step;
+  ClientApp adds the ``wire.CORRECTION`` it is sent, c − c_i, to every gradient step. With
+  local momentum (``TrainInstruction.momentum`` > 0, NIID-Bench's solver) the correction
+  stays outside the momentum buffer, as in NIID-Bench's SCAFFOLD: y ← y − η_l·buf, then
+  y ← y − η_l (c − c_i) (``fedbench.fl.training``);
 - option II (equation (4)): c_i⁺ = c_i − c + (x − y_i) / (K_i η_l), with K_i the steps the
-  client actually ran (a straggler's are fewer) and η_l the local learning rate;
+  client actually ran (a straggler's are fewer) and η_l the local learning rate; unchanged
+  with local momentum (NIID-Bench's c_i update is the same);
 - server (step 17): x ← x + η_g Σ_{i∈S} p_i (y_i − x) and c ← c + (1/N) Σ_{i∈S} (c_i⁺ − c_i),
   N the number of clients.
 

@@ -79,6 +79,8 @@ def local_update(ins: wire.TrainInstruction, params: dict[str, torch.Tensor],
 
     ``correction``, when the server sends one (``wire.CORRECTION``), is added to every
     step's gradient: the client's part of SCAFFOLD, whose server keeps the control variates.
+    With local momentum (``ins.momentum`` > 0) it is applied after each step, outside the
+    momentum buffer, as NIID-Bench's SCAFFOLD does (``fedbench.fl.training``).
     """
     data = cached_federated(ins.data_root, ins.protocol, ins.num_clients, ins.seed, ins.device)
     x, y = data.client(ins.partition_id)
@@ -88,6 +90,7 @@ def local_update(ins: wire.TrainInstruction, params: dict[str, torch.Tensor],
         batch_size=ins.batch_size or int(x.shape[0]),  # 0: the full local batch (B = ∞)
         mu=ins.proximal_mu,
         correction=correction,
+        momentum=ins.momentum,
     )
     orders = epoch_orders(x.shape[0], ins.epochs, ins.seed, ins.server_round, ins.partition_id)
     params = {k: v.to(ins.device) for k, v in params.items()}

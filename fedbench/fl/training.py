@@ -6,11 +6,21 @@ mu·(w - w_global) added to each step, the paper's own local solver
 logistic-regression model the cross-entropy gradient is closed-form too, so
 one step is a handful of small tensor ops; other models use autograd for the
 loss only. Batch order is a pure function of (seed, round, client).
+
+With ``momentum`` > 0 (NIID-Bench's local solver, ρ = 0.9) the step follows
+``torch.optim.SGD``'s heavy-ball rule exactly, with a buffer that starts at zero
+every round (NIID-Bench builds a fresh optimizer per round):
+
+    d = (g + μ·(w − w_global)) + λ·w,   buf ← d (first step), buf ← ρ·buf + d,   w ← w − η·buf
+
+and SCAFFOLD's correction c − c_i is applied after the step, outside the buffer,
+``w ← w − η·(c − c_i)``, as NIID-Bench's SCAFFOLD does. With momentum 0 nothing
+changes: the correction stays inside the gradient, and every path keeps its bits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -28,8 +38,11 @@ class LocalSGD:
     weight_decay: float
     batch_size: int
     mu: float = 0.0
-    # a term added to every step's gradient, per parameter (SCAFFOLD's c − c_i); None: none
+    # a term added to every step's gradient, per parameter (SCAFFOLD's c − c_i); None: none.
+    # With momentum > 0 it is applied after each step instead, outside the momentum buffer
     correction: dict[str, torch.Tensor] | None = None
+    # heavy-ball momentum ρ (torch.optim.SGD's rule, dampening 0, no Nesterov); 0: plain SGD
+    momentum: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,22 @@ def train_logreg(
     ``sum(logp * onehot)`` is reduced afterwards, batch by batch over the same
     contiguous elements, then accumulated in float64 in step order. The loop runs
     in inference mode (no autograd bookkeeping), which changes no kernel.
+
+    With momentum the closed form is not used: the weights go into an ``nn.Linear`` (what
+    ``LogisticRegression`` computes) trained by ``train_module``'s momentum path (autograd
+    on the loss, torch.optim.SGD's rule), which is exact and simple, not fast.
     """
+    if sgd.momentum:
+        k, d = params["fc.weight"].shape
+        # uninitialised (no draw from torch's global RNG): the weights are loaded next
+        model = nn.utils.skip_init(nn.Linear, d, k, device=x.device, dtype=x.dtype)
+        named = {"weight": params["fc.weight"], "bias": params["fc.bias"]}
+        correction = (None if sgd.correction is None else
+                      {"weight": sgd.correction["fc.weight"], "bias": sgd.correction["fc.bias"]})
+        result = _train_module_momentum(model, named, x, y, epochs,
+                                        replace(sgd, correction=correction), orders)
+        return TrainResult({"fc.weight": result.params["weight"],
+                            "fc.bias": result.params["bias"]}, result.loss, result.steps)
     with torch.inference_mode():  # no autograd bookkeeping: ~10 % of a step
         flat, loss, steps = _train_logreg_flat(params, x, y, epochs, sgd, orders)
     flat = flat.clone()  # an ordinary tensor for the caller (inference tensors are read-only)
@@ -176,7 +204,12 @@ def train_module(
     sgd: LocalSGD,
     orders: list[np.ndarray],
 ) -> TrainResult:
-    """Autograd on the data loss; decay and proximal terms added as exact gradients."""
+    """Autograd on the data loss; decay and proximal terms added as exact gradients.
+
+    With ``sgd.momentum`` > 0: torch.optim.SGD's momentum rule (``_train_module_momentum``).
+    """
+    if sgd.momentum:
+        return _train_module_momentum(model, params, x, y, epochs, sgd, orders)
     model.load_state_dict(params)
     global_params = {k: v.detach().clone() for k, v in params.items()}
     named = list(model.named_parameters())
@@ -209,6 +242,78 @@ def train_module(
     seen = n * min(epochs, len(orders))
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return TrainResult(state, loss_sum / seen if seen else float("nan"), steps)
+
+
+def _train_module_momentum(
+    model: nn.Module,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    sgd: LocalSGD,
+    orders: list[np.ndarray],
+) -> TrainResult:
+    """Heavy-ball local SGD: the kernels of ``torch.optim.SGD(momentum, weight_decay)``.
+
+    One step, on all parameters at once with ``torch._foreach_*`` (``foreach=True``'s
+    kernels; on the CPU they run the single-tensor ops one tensor at a time, so the bits
+    are those of either implementation): the proximal gradient goes into the gradient first,
+    ``g.add_(w − w_global, alpha=μ)`` when μ > 0 (where autograd would put it: NIID-Bench
+    adds the term to the loss), then torch.optim.SGD's step: ``d = g.add(w, alpha=λ)``;
+    ``buf = clone(d)`` on the round's first step, else ``buf.mul_(ρ).add_(d, alpha=1)``;
+    ``w.add_(buf, alpha=−η)``; then SCAFFOLD's ``w.add_(c − c_i, alpha=−η)``. The buffer
+    starts at zero every call (a fresh optimizer per round, as NIID-Bench). The loss is kept
+    as one 0-dim tensor per step and reduced after the loop, ``Σ float(loss)·m`` in float64
+    in step order: the same value as reading it at every step, without a device sync per
+    step.
+    """
+    model.load_state_dict(params)
+    named = list(model.named_parameters())
+    ps = [p for _, p in named]
+    lr, rho, decay, mu = sgd.lr, sgd.momentum, sgd.weight_decay, sgd.mu
+    anchors = [params[name].detach().to(p).clone() for name, p in named] if mu else None
+    corr = ([sgd.correction[name].to(p) for name, p in named]
+            if sgd.correction is not None else None)
+    bs = sgd.batch_size
+    n = x.shape[0]
+    bufs: list[torch.Tensor] | None = None
+    losses: list[torch.Tensor] = []
+    sizes: list[int] = []
+    foreach_add, foreach_add_, foreach_mul_ = (
+        torch._foreach_add, torch._foreach_add_, torch._foreach_mul_)
+    for order in orders[:epochs] if n else ():
+        idx = torch.from_numpy(order).to(x.device)
+        xe, ye = x.index_select(0, idx), y.index_select(0, idx)
+        for xb, yb in zip(xe.split(bs), ye.split(bs), strict=True):
+            for p in ps:
+                p.grad = None
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            losses.append(loss.detach())
+            sizes.append(xb.shape[0])
+            with torch.no_grad():
+                d = [p.grad for p in ps]
+                if anchors is not None:  # the proximal gradient, as if autograd had added it
+                    foreach_add_(d, torch._foreach_sub(ps, anchors), alpha=mu)
+                if decay:
+                    d = foreach_add(d, ps, alpha=decay)
+                if bufs is None:
+                    bufs = [t.clone() for t in d]
+                else:
+                    foreach_mul_(bufs, rho)
+                    foreach_add_(bufs, d, alpha=1.0)
+                foreach_add_(ps, bufs, alpha=-lr)
+                if corr is not None:
+                    foreach_add_(ps, corr, alpha=-lr)
+    for p in ps:
+        p.grad = None
+    loss_sum = 0.0
+    if losses:
+        for value, m in zip(torch.stack(losses).tolist(), sizes, strict=True):
+            loss_sum += value * m
+    seen = n * min(epochs, len(orders))
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return TrainResult(state, loss_sum / seen if seen else float("nan"), len(sizes))
 
 
 def evaluate(
