@@ -14,6 +14,7 @@ Bad parameters are refused with the config, before any job starts, with exit cod
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def test_dirichlet_label_distributions_approach_the_global_one_as_beta_grows(lab
             for seed in range(3) for p in split("dirichlet", labels, seed=seed, beta=beta)]))
 
     distances = [distance(beta) for beta in (0.1, 0.5, 1.0, 10.0, 100.0)]
-    assert all(a > b for a, b in zip(distances, distances[1:], strict=False)), distances
+    assert all(a > b for a, b in itertools.pairwise(distances)), distances
     assert distances[0] > 0.5 and distances[-1] < 0.05
 
 
@@ -196,7 +197,7 @@ def test_fedbench_run_refuses_bad_partition_parameters(tmp_path, capsys, partiti
 
 
 def test_a_partition_of_generated_clients_is_refused() -> None:
-    with pytest.raises(ConfigError, match="synthetic-1-1: its data .* cannot be split again"):
+    with pytest.raises(ConfigError, match=r"synthetic-1-1: its data .* cannot be split again"):
         validate_experiment({"protocol": "synthetic-1-1", "federation": {"num_clients": 30},
                              "partition": {"name": "iid"},
                              "grid": {"variants": [{"algorithm": "fedavg"}],

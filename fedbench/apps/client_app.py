@@ -82,7 +82,8 @@ def local_update(ins: wire.TrainInstruction, params: dict[str, torch.Tensor],
     With local momentum (``ins.momentum`` > 0) it is applied after each step, outside the
     momentum buffer, as NIID-Bench's SCAFFOLD does (``fedbench.fl.training``).
     """
-    data = cached_federated(ins.data_root, ins.protocol, ins.num_clients, ins.seed, ins.device)
+    data = cached_federated(ins.data_root, ins.protocol, ins.num_clients, ins.seed, ins.device,
+                            ins.partition)
     x, y = data.client(ins.partition_id)
     sgd = LocalSGD(
         lr=ins.lr,
