@@ -30,6 +30,7 @@ from fedbench.report.sections import (
     algorithms,
     curves,
     final_accuracy,
+    heterogeneity,
     known_differences,
     paired_comparison,
     paper_comparison,
@@ -48,8 +49,9 @@ REPORT_FILE = "report.pdf"
 
 GRID_SECTIONS: tuple[Section, ...] = (
     title.GRID, provenance.SECTION, setup.GRID, algorithms.SECTION, curves.SECTION,
-    final_accuracy.SECTION, sweeps.SECTION, paired_comparison.SECTION, partial_work.SECTION,
-    paper_figures.SECTION, paper_comparison.SECTION, known_differences.GRID,
+    final_accuracy.SECTION, heterogeneity.SECTION, sweeps.SECTION, paired_comparison.SECTION,
+    partial_work.SECTION, paper_figures.SECTION, paper_comparison.SECTION,
+    known_differences.GRID,
 )
 TARGET_SECTIONS: tuple[Section, ...] = (
     title.TARGETS, provenance.SECTION, setup.TARGETS, rounds_to_target.SECTION,

@@ -2,7 +2,8 @@
 work (FedNova's, Wang et al., NeurIPS 2020), measured on the straggler grid against the plain
 average that keeps the stragglers' partial work (FedProx μ = 0), both found through the
 registry. Per straggler rate the paired differences of ``fedbench.analysis.partial_work`` and
-the two variants' curves."""
+the two variants' curves; with a partitions axis, per partition and straggler rate (each
+partition's runs differenced apart: a seed names one draw per partition)."""
 
 from __future__ import annotations
 
@@ -32,16 +33,31 @@ def _signed(value: float, digits: int = 4) -> str:
     return "—" if not math.isfinite(value) else f"{value:+.{digits}f}"
 
 
+def differences(rounds: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """``partial_work_differences`` of each partition apart, with a ``partition`` column ("" for
+    none), by protocol and partition."""
+    rounds, summary = figures.with_partition(rounds), figures.with_partition(summary)
+    parts = [partial_work_differences(rounds[rounds["partition"] == partition],
+                                      summary[summary["partition"] == partition])
+             .assign(partition=partition) for partition in figures.partitions_in(summary)]
+    if len(parts) == 1:
+        return parts[0]
+    return figures.sort_by_partition(pd.concat(parts, ignore_index=True))
+
+
 def difference_rows(diffs: pd.DataFrame, many: bool) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of the paired differences: per straggler rate and metric."""
+    """(header, rows) of the paired differences: per straggler rate (and partition) and
+    metric."""
     claimant, reference = diffs["claimant"].iloc[0], diffs["reference"].iloc[0]
-    header = (["Protocol"] if many else []) + [
+    partitioned = figures.has_partitions(diffs)
+    header = (["Protocol"] if many else []) + (["Partition"] if partitioned else []) + [
         "Stragglers", "Metric", "Pairs", claimant, reference, "Δ", "95% CI", "Favours"]
     rows = []
-    for r in diffs.itertuples(index=False):
+    for r in figures.with_partition(diffs).itertuples(index=False):
         ci = ("—" if not math.isfinite(r.ci_low) else
               f"[{_signed(r.ci_low)}, {_signed(r.ci_high)}]")
-        rows.append(([r.protocol] if many else []) + [
+        rows.append(([r.protocol] if many else [])
+                    + ([figures.partition_short(str(r.partition))] if partitioned else []) + [
             rate(r.stragglers), r.metric, str(int(r.n_pairs)), f"{r.claimant_mean:.4f}",
             f"{r.reference_mean:.4f}", _signed(r.diff_mean), ci, r.favours])
     return header, rows
@@ -70,7 +86,7 @@ def add(doc: Document, report: GridReport) -> None:
     pairs = partial_work_pairs(figures.summary_cells(report.summary))
     if not pairs:
         return
-    diffs = partial_work_differences(report.rounds, report.summary)
+    diffs = differences(report.rounds, report.summary)
     many = report.summary["protocol"].nunique() > 1
     for pair in pairs:
         algorithm = registry()[pair.claimant]
@@ -105,7 +121,12 @@ def add(doc: Document, report: GridReport) -> None:
                       "client's training data (the objective itself). Columns "
                       f"{pair.claimant_label} and {pair.reference_label}: means over the paired "
                       "seeds; Δ: their paired difference.", size=8, color=MUTED)
-        if many:
+        if figures.has_partitions(mine):
+            said = " ".join(
+                f"{figures.panel_where(protocol, str(partition), many)}: {verdict(of)}"
+                for (protocol, partition), of in mine.groupby(["protocol", "partition"],
+                                                             sort=False))
+        elif many:
             said = " ".join(f"{protocol}: {verdict(of)}"
                             for protocol, of in mine.groupby("protocol", sort=True))
         else:
@@ -118,9 +139,12 @@ def add(doc: Document, report: GridReport) -> None:
                           "test loss stands in for it.", size=8, color=MUTED)
         labels = figures.partial_work_variants(report.summary)
         legend_h = figures.legend_height(labels)
-        # two rows of panels (accuracy, loss) per protocol; a page of its own when it does
-        # not fit under the table
-        height = min(legend_h + 0.3 + 2.0 * 2 * report.summary["protocol"].nunique(), 9.6)
+        # two rows of panels (accuracy, loss) per protocol (with partitions: a row per
+        # partition and straggler rate); a page of its own when it does not fit under the table
+        rows = (len(figures.partial_work_grid(report.rounds, report.summary))
+                if figures.has_partitions(report.summary)
+                else 2 * report.summary["protocol"].nunique())
+        height = min(legend_h + 0.3 + 2.0 * rows, 9.6)
         doc.plot(lambda fig, anchor: figures.draw_partial_work(fig, report.rounds,
                                                                report.summary, anchor),
                  height=height, legend_h=legend_h)

@@ -17,7 +17,12 @@ import pandas as pd
 from fedbench.algorithms import label
 from fedbench.analysis.targets import batch_order, target_of
 from fedbench.config import FULL_BATCH, ExperimentConfig
-from fedbench.report.figures import batch_text, partition_label
+from fedbench.report.figures import (
+    batch_text,
+    partition_label,
+    partition_short,
+    partitions_in,
+)
 from fedbench.report.layout import MUTED, WARNING, Column, Document, join, rate
 from fedbench.report.sections import (
     GridReport,
@@ -62,6 +67,7 @@ CONFIG_KEYS = {
     "weight decay": "training.weight_decay", "model": "training.model",
     "models (target)": "training.model", "settings (model, E, B, η)": "grid.settings",
     "seeds": "grid.seeds", "stop at target": "federation.stop_at_target",
+    "partitions": "grid.partitions",
 }
 
 
@@ -103,6 +109,9 @@ def grid_rows(prov: dict[str, Any], summary_df: pd.DataFrame) -> list[list[str]]
     clients, per_round = setup.get("num_clients", []), setup.get("clients_per_round", [])
     fraction = (f" (C = {per_round[0] / clients[0]:g})"
                 if len(clients) == 1 and len(per_round) == 1 else "")
+    labels = [p for p in partitions_in(summary_df) if p]  # the grid's partitions axis
+    n_partitions = len(labels) or 1
+    by_partitions = f"{len(labels)} partitions × " if labels else ""
     return [
         ["protocol", join([protocol_with_title(p) for p in setup.get("protocol", [])])],
         ["clients (K)", one("num_clients")],
@@ -117,10 +126,21 @@ def grid_rows(prov: dict[str, Any], summary_df: pd.DataFrame) -> list[list[str]]
         ["seeds", f"{join(seeds)} ({len(seeds)})"],
         ["straggler rates (γ)", join([rate(s) for s in stragglers])],
         ["variants (algorithm, μ)", join(variants)],
-        ["grid", f"{len(variants)} variants × {len(stragglers)} straggler rates × "
-                 f"{len(seeds)} seeds = {len(variants) * len(stragglers) * len(seeds)} runs "
+        *partition_rows(summary_df),
+        ["grid", f"{by_partitions}{len(variants)} variants × {len(stragglers)} straggler rates "
+                 f"× {len(seeds)} seeds = "
+                 f"{n_partitions * len(variants) * len(stragglers) * len(seeds)} runs "
                  f"({prov.get('n_runs', 0)} found, in {len(summary_df)} cells)"],
     ]
+
+
+def partition_rows(summary_df: pd.DataFrame) -> list[list[str]]:
+    """The "partitions" row of a grid with a partitions axis ("#C=1 (labels-k1), ..."); none
+    for a grid that splits the data as its protocol does."""
+    found = [p for p in partitions_in(summary_df) if p]
+    if not found:
+        return []
+    return [["partitions", join([f"{partition_short(p)} ({p})" for p in found])]]
 
 
 def config_notes(prov: dict[str, Any], config: ExperimentConfig | None) -> list[str]:

@@ -3,11 +3,14 @@ straggler rate (``fedbench.analysis.sweeps``): the proximal weight μ (the FL co
 exercise), or one of an algorithm's own params such as the server learning rate (the tuning
 grid). One page per swept setting: last-10 accuracy against the value with seed bands, beside
 the baseline at the same straggler rate; the best value of every line; and per value the paired
-difference to the baseline."""
+difference to the baseline. With a partitions axis every partition is a line of its own (a row
+of panels, a "Partition" column), compared only with the baseline on the same partition."""
 
 from __future__ import annotations
 
 import math
+
+import pandas as pd
 
 from fedbench.algorithms import baseline
 from fedbench.algorithms import registry as algorithms
@@ -25,41 +28,56 @@ def _name(param: str) -> str:
     return "μ" if param == MU else param
 
 
+def _partition_column(summary: pd.DataFrame) -> list[str]:
+    return ["Partition"] if figures.has_partitions(summary) else []
+
+
 def sweep_rows(report: GridReport, param: str = MU) -> tuple[list[str], list[list[str]]]:
     """(header, rows): per swept line and value the seeds, last-10 accuracy and the paired
-    difference to the baseline at the same straggler rate."""
-    summary = report.summary
+    difference to the baseline at the same straggler rate (and partition)."""
+    summary = figures.with_partition(report.summary)
     many = summary["protocol"].nunique() > 1
-    header = (["Protocol"] if many else []) + [
+    partitioned = figures.has_partitions(summary)
+    header = (["Protocol"] if many else []) + _partition_column(summary) + [
         "Stragglers", "Variant", _name(param), "Seeds ok", f"Last-{LAST_K} acc.",
         f"Δ vs {baseline().docs.title}", "95% CI"]
     rows = []
     for sweep in _sweeps(report, param):
-        for r in sweep_cells(summary, sweep).itertuples(index=False):
+        cells = figures.sort_by_partition(sweep_cells(summary, sweep))
+        for r in cells.itertuples(index=False):
             ci = ("—" if not math.isfinite(r.paired_ci_low) else
                   f"[{r.paired_ci_low:+.3f}, {r.paired_ci_high:+.3f}]")
             diff = r.paired_diff_last10_mean
-            rows.append(([r.protocol] if many else []) + [
+            rows.append(([r.protocol] if many else [])
+                        + ([figures.partition_short(str(r.partition))] if partitioned else []) + [
                 rate(sweep.stragglers), algorithms()[sweep.algorithm].docs.title, f"{r.value:g}",
                 f"{int(r.n_ok)}/{int(r.n_seeds)}", pm(r.last10_acc_mean, r.last10_acc_std, 3),
                 "—" if not math.isfinite(diff) else f"{diff:+.3f}", ci])
     return header, rows
 
 
+def _best_values(summary: pd.DataFrame, sweeps: list[Sweep]) -> pd.DataFrame:
+    """``best_values`` of each partition apart (a ``partition`` column; "" for none)."""
+    parts = [best_values(summary[summary["partition"] == partition], sweeps)
+             .assign(partition=partition) for partition in figures.partitions_in(summary)]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
 def best_rows(report: GridReport, param: str) -> tuple[list[str], list[list[str]]]:
     """(header, rows): per swept line its best value at each straggler rate and, with several
-    rates, the value with the best last-10 accuracy averaged over them."""
-    summary = report.summary
-    best = best_values(summary, _sweeps(report, param))
+    rates, the value with the best last-10 accuracy averaged over them (per partition)."""
+    summary = figures.with_partition(report.summary)
+    best = _best_values(summary, _sweeps(report, param))
     many = summary["protocol"].nunique() > 1
+    partitioned = figures.has_partitions(summary)
     levels = sorted({float(s) for s in best["stragglers"] if math.isfinite(s)})
     overall = bool(best["stragglers"].isna().any())
-    header = ((["Protocol"] if many else []) + ["Variant"]
+    header = ((["Protocol"] if many else []) + _partition_column(summary) + ["Variant"]
               + [f"best at {rate(s)}" for s in levels]
               + (["best over all rates (mean acc.)"] if overall else []))
     rows = []
-    for (protocol, algorithm, _p, fixed), line in best.groupby(
-            ["protocol", "algorithm", "param", "fixed"], sort=False):
+    for (partition, protocol, algorithm, _p, fixed), line in best.groupby(
+            ["partition", "protocol", "algorithm", "param", "fixed"], sort=False):
         title = algorithms()[algorithm].docs.title
         if len({f for a, f in zip(best["algorithm"], best["fixed"], strict=True)
                 if a == algorithm}) > 1:
@@ -73,7 +91,9 @@ def best_rows(report: GridReport, param: str) -> tuple[list[str], list[list[str]
             at = line[line["stragglers"].isna()]
             cells.append("—" if at.empty else
                          f"{at['value'].iloc[0]:g} ({at['last10_acc'].iloc[0]:.3f})")
-        rows.append(([protocol] if many else []) + [title, *cells])
+        rows.append(([protocol] if many else [])
+                    + ([figures.partition_short(str(partition))] if partitioned else [])
+                    + [title, *cells])
     return header, rows
 
 
@@ -103,16 +123,19 @@ def _add_one(doc: Document, report: GridReport, param: str) -> None:
     doc.paragraph(f"{text} (figures/{figure}.pdf)", size=8.5)
     labels = figures.sweep_legend_labels(report.summary, param)
     legend_h = 0.12 + 0.2 * math.ceil(len(labels) / figures.legend_columns(labels, most=3))
+    # a row of panels per protocol; partitions add rows of their own
+    extra_rows = (len(figures.panels_in(report.summary))
+                  - report.summary["protocol"].nunique())
     doc.plot(lambda fig, anchor: figures.draw_sweep(fig, report.rounds, report.summary, param,
-                                                    anchor), height=4.0 + legend_h,
-             legend_h=legend_h)
+                                                    anchor),
+             height=min(4.0 + 2.6 * extra_rows, 9.0) + legend_h, legend_h=legend_h)
     header, rows = best_rows(report, param)
     if rows:
         doc.paragraph(f"Best value of each line: the {name} with the highest mean last-{LAST_K} "
                       "accuracy at each straggler rate, and the one whose accuracy averaged "
                       "over the rates is highest (the choice of a tuning grid); its accuracy in "
                       "brackets.", size=8.5)
-        n_left = 2 if report.summary["protocol"].nunique() > 1 else 1  # protocol, variant
+        n_left = sum(t in ("Protocol", "Partition", "Variant") for t in header)
         align = ["left"] * n_left + ["right"] * (len(header) - n_left)
         doc.table(columns(header, rows, 8, align), rows, size=8)
     header, rows = sweep_rows(report, param)
