@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Partition = list[np.ndarray]
 
@@ -22,6 +22,28 @@ class PartitionParameters(BaseModel):
     """A partitioner's hyperparameters; strict and complete like every config section."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class DirichletParameters(PartitionParameters):
+    """A Dirichlet draw's concentration and the smallest client it may leave: NIID-Bench
+    redraws until every client holds ``min_size`` samples."""
+
+    beta: float = Field(0.5, gt=0, description="concentration β of Dir(β)")
+    min_size: int = Field(10, ge=0, description="redraw until every client has this many")
+
+
+def check_min_size(name: str):
+    """The ``check`` of a partition with a ``min_size``: enough samples for every client."""
+
+    def check(params: DirichletParameters, num_clients: int, num_labels: int,
+              num_samples: int) -> None:
+        if params.min_size * num_clients > num_samples:
+            raise ValueError(f"partition {name}: min_size={params.min_size} samples for each "
+                             f"of {num_clients} clients needs {params.min_size * num_clients} "
+                             f"samples, the data has {num_samples}; allowed: "
+                             f"min_size <= {num_samples // num_clients}")
+
+    return check
 
 
 @dataclass(frozen=True)

@@ -12,29 +12,20 @@ grows every client's label distribution approaches the global one (β → ∞ is
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
 
-from fedbench.data.partitions.base import PartitionDocs, Partitioner, PartitionParameters
+from fedbench.data.partitions.base import (
+    DirichletParameters,
+    PartitionDocs,
+    Partitioner,
+    check_min_size,
+)
 from fedbench.errors import ConfigError
 from fedbench.seeding import rng_for
 
 MAX_DRAWS = 1000  # redraws before giving up on min_size (each is a full partition draw)
 
 
-class DirichletParams(PartitionParameters):
-    beta: float = Field(0.5, gt=0, description="concentration β of Dir(β)")
-    min_size: int = Field(10, ge=0, description="redraw until every client has this many")
-
-
-def check(params: DirichletParams, num_clients: int, num_labels: int, num_samples: int) -> None:
-    if params.min_size * num_clients > num_samples:
-        raise ValueError(f"partition dirichlet: min_size={params.min_size} samples for each of "
-                         f"{num_clients} clients needs {params.min_size * num_clients} "
-                         f"samples, the data has {num_samples}; allowed: "
-                         f"min_size <= {num_samples // num_clients}")
-
-
-def split(labels: np.ndarray, num_clients: int, params: DirichletParams,
+def split(labels: np.ndarray, num_clients: int, params: DirichletParameters,
           seed: int) -> list[np.ndarray]:
     rng = rng_for(seed, "partition")
     n = len(labels)
@@ -65,9 +56,9 @@ def split(labels: np.ndarray, num_clients: int, params: DirichletParams,
 
 PARTITIONER = Partitioner(
     name="dirichlet",
-    parameters=DirichletParams,
+    parameters=DirichletParameters,
     split=split,
-    check=check,
+    check=check_min_size("dirichlet"),
     docs=PartitionDocs(title="distribution-based label imbalance",
                        source="Li et al., NIID-Bench, ICDE 2022, section III-A "
                        "(p_k ~ Dir(β))",

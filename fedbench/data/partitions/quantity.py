@@ -11,29 +11,20 @@ in expectation; the client sizes are the same up to rounding.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
 
-from fedbench.data.partitions.base import PartitionDocs, Partitioner, PartitionParameters
+from fedbench.data.partitions.base import (
+    DirichletParameters,
+    PartitionDocs,
+    Partitioner,
+    check_min_size,
+)
 from fedbench.errors import ConfigError
 from fedbench.seeding import rng_for
 
 MAX_DRAWS = 1000
 
 
-class QuantityParams(PartitionParameters):
-    beta: float = Field(0.5, gt=0, description="concentration β of the client shares")
-    min_size: int = Field(10, ge=0, description="redraw until every client has this many")
-
-
-def check(params: QuantityParams, num_clients: int, num_labels: int, num_samples: int) -> None:
-    if params.min_size * num_clients > num_samples:
-        raise ValueError(f"partition quantity: min_size={params.min_size} samples for each of "
-                         f"{num_clients} clients needs {params.min_size * num_clients} "
-                         f"samples, the data has {num_samples}; allowed: "
-                         f"min_size <= {num_samples // num_clients}")
-
-
-def shares(n: int, num_clients: int, params: QuantityParams,
+def shares(n: int, num_clients: int, params: DirichletParameters,
            rng: np.random.Generator) -> np.ndarray:
     """Client shares q ~ Dir(β), redrawn until the smallest covers ``min_size`` samples."""
     q = np.zeros(num_clients)
@@ -47,7 +38,7 @@ def shares(n: int, num_clients: int, params: QuantityParams,
                      "beta, fewer clients, or a smaller min_size")
 
 
-def split(labels: np.ndarray, num_clients: int, params: QuantityParams,
+def split(labels: np.ndarray, num_clients: int, params: DirichletParameters,
           seed: int) -> list[np.ndarray]:
     rng = rng_for(seed, "partition")
     q = shares(len(labels), num_clients, params, rng)
@@ -63,9 +54,9 @@ def split(labels: np.ndarray, num_clients: int, params: QuantityParams,
 
 PARTITIONER = Partitioner(
     name="quantity",
-    parameters=QuantityParams,
+    parameters=DirichletParameters,
     split=split,
-    check=check,
+    check=check_min_size("quantity"),
     docs=PartitionDocs(title="quantity skew",
                        source="Li et al., NIID-Bench, ICDE 2022, section III-C (q ~ Dir(β))",
                        short=lambda params: f"q~Dir({params.beta:g})"),
