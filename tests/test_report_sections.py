@@ -25,7 +25,7 @@ def test_each_report_kind_lists_its_sections() -> None:
                                        "Results", "Final accuracy", "Paired comparison",
                                        "Known differences"]
     assert [s.heading for s in GRID_SECTIONS if s.conditional] == [
-        "sweep", "Objective inconsistency", *["FedProx paper"] * 2]
+        "Heterogeneity", "sweep", "Objective inconsistency", *["FedProx paper"] * 2]
     assert headings(TARGET_SECTIONS) == ["Provenance", "Setup", "Rounds to target accuracy",
                                          "Accuracy per round", "Known differences"]
 

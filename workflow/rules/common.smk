@@ -271,6 +271,7 @@ EXTRA_FIGURES = extra_figure_names(
     [(v.algorithm, v.mu, s, v.params) for v in EXPERIMENT.grid.variants
      for s in EXPERIMENT.grid.stragglers]
     if EXPERIMENT.grid else [],
+    partitions=PARTITIONS,
 )
 
 
