@@ -64,6 +64,13 @@ test-engines-ray: setup
 test-engines-deployment: setup
 	$(BIN)/python tests/engines/deployment/run.py
 
+# The SLURM profile against a real one-node SLURM started here (as root; apt-get installs
+# slurm-wlm and munge when missing, else "SKIP slurm: <reason>"): configs/quick.yaml through
+# snakemake-executor-plugin-slurm with one job cancelled, equal to a local run (about 5.5 minutes)
+.PHONY: test-engines-slurm
+test-engines-slurm: setup
+	VENV=$(VENV) tests/engines/slurm/run.sh
+
 test-engines: test-engines-slurm test-engines-ray test-engines-deployment
 
 clean:
