@@ -213,3 +213,30 @@ def test_snakemake_dry_run_refuses_them_before_any_job(tmp_path) -> None:
         assert proc.returncode == 2, output_of(proc)
         assert message in proc.stderr and "Traceback" not in output_of(proc)
         assert not (tmp_path / "results").exists()
+
+
+# --- the cache: each partition its own file, checked on load ----------------------------
+
+
+def test_a_partition_is_cached_in_its_own_file_and_rebuilt_when_damaged(
+        tmp_path, mnist_root, capsys) -> None:
+    from fedbench.data import federated
+    from fedbench.protocols import get_protocol
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "MNIST").symlink_to(Path(mnist_root).resolve() / "MNIST")
+    protocol = get_protocol("niid-bench-mnist")
+    label = "labels-k2"
+    first = federated.load_federated(root, protocol, 10, 5, partition=label)
+    cache = root / "partitions" / f"niid-bench-mnist-{label}-n10-s5.npz"
+    assert sorted(p.name for p in (root / "partitions").glob("*.npz")) == [cache.name]
+    own = federated.load_federated(root, protocol, 10, 5)  # the protocol's own split: another
+    assert len(list((root / "partitions").glob("*.npz"))) == 2
+    assert not np.array_equal(first.client_train[0], own.client_train[0])
+    cache.write_bytes(cache.read_bytes()[:100])  # truncated
+    capsys.readouterr()
+    again = federated.load_federated(root, protocol, 10, 5, partition=label)
+    err = capsys.readouterr().err
+    assert f"partition cache {cache} is unusable" in err and "rebuilding it" in err
+    assert all(np.array_equal(first.client_train[c], again.client_train[c]) for c in range(10))
