@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import textwrap
 
 from fedbench import __version__
 from fedbench.commands import NAMES
@@ -59,6 +60,12 @@ class PlainHelpFormatter(argparse.HelpFormatter):
 
     def _expand_help(self, action: argparse.Action) -> str:
         return plain(super()._expand_help(action)) or ""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        """Wrapped at spaces only: a name such as ``niid-bench-fmnist`` or a partition label
+        stays whole on one line, so it can be copied from the help."""
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
+                             break_on_hyphens=False)
 
 
 def _chosen(argv: list[str] | None) -> str | None:
