@@ -153,8 +153,8 @@ BAD_CONFIGS = [
     ("unknown-top-level-key", _set("colour", "red"), ["colour", "allowed keys", "federation"]),
     (
         "unknown-nested-key",
-        _set("training.momentum", 0.9),
-        ["training", "momentum", "allowed keys", "batch_size"],
+        _set("training.nesterov", 0.9),
+        ["training", "nesterov", "allowed keys", "batch_size"],
     ),
     ("rounds-as-text", _set("federation.rounds", "ten"), ["federation.rounds", "ten", "integer"]),
     (

@@ -125,7 +125,7 @@ def _set(path: str, value):
 BAD_CONFIGS = [
     # (what is wrong, how to break configs/default.yaml, what the message must name)
     ("unknown top-level key", _set("colour", "red"), ["(top level)", "'colour'"]),
-    ("unknown nested key", _set("training.momentum", 0.9), ["training", "'momentum'"]),
+    ("unknown nested key", _set("training.nesterov", 0.9), ["training", "'nesterov'"]),
     ("stragglers above 1", _set("grid.stragglers", [0.0, 1.5]), ["grid.stragglers[1]", "1.5"]),
     (
         "negative mu",
