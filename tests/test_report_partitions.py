@@ -282,7 +282,7 @@ def test_the_niid_table_says_what_each_source_reports(niid) -> None:
             "source's runs; source: Flower repository") in text
     assert "this grid 12: its best round is over a different number of rounds" in text
     assert ("Published: no value per partition is transcribed for niid-bench-mnist (the "
-            "publication reports the best round's test accuracy") in text
+            "publication reports the final round's test accuracy") in text
     assert "† the source's value for the algorithm, which does not say at which μ" in text
 
 

@@ -42,9 +42,17 @@ NULLABLE_INT = "int or blank"
 KINDS = {
     "summary.csv": {
         **dict.fromkeys(SUMMARY_COLUMNS, FLOAT),
-        **dict.fromkeys(("name", "protocol", "algorithm", "params", "variant", "status",
-                         "paired_baseline"), TEXT),
+        **dict.fromkeys(("name", "protocol", "partition", "algorithm", "params", "variant",
+                         "status", "paired_baseline"), TEXT),
         **dict.fromkeys(("n_seeds", "n_ok", "n_diverged", "rounds", "n_pairs"), INT),
+    },
+    "rounds.csv": {  # every round of every run (a grid small enough to commit them)
+        **dict.fromkeys(("name", "protocol", "partition", "algorithm", "params", "variant",
+                         "status"), TEXT),
+        **dict.fromkeys(("mu", "stragglers", "test_loss", "test_accuracy", "train_loss",
+                         "global_train_loss", "seconds"), FLOAT),
+        **dict.fromkeys(("seed", "round", "sampled", "n_stragglers", "dropped", "failed",
+                         "examples"), INT),
     },
     "targets.csv": {
         **dict.fromkeys(("protocol", "model", "status"), TEXT),
