@@ -375,23 +375,3 @@ def test_config_key_is_accepted_and_absent_from_dumps_when_unset() -> None:
     # unset, it is not dumped: the digests of every committed run stay what they were
     assert DataConfig().model_dump() == {"root": "resources", "mnist_dir": None}
     assert DataConfig(fashion_mnist_dir="/data/fm").model_dump()["fashion_mnist_dir"] == "/data/fm"
-
-
-# --- the real files, where fetched (`fedbench data fashion-mnist`) ---------------------------
-
-
-@pytest.mark.slow
-def test_the_real_files_read_like_mnist() -> None:
-    root = Path(os.environ.get("FEDBENCH_DATA_ROOT", Path(__file__).parent.parent / "resources"))
-    if not fm.is_ready(root):
-        pytest.skip(f"Fashion-MNIST not fetched into {root} (run `fedbench data fashion-mnist`)")
-    train_x, train_y, test_x, test_y = fm.read_fashion_mnist(root)
-    assert (train_x.shape, train_x.dtype) == ((60_000, 28, 28), np.uint8)
-    assert (test_x.shape, test_x.dtype) == ((10_000, 28, 28), np.uint8)
-    assert train_y.dtype == test_y.dtype == np.int64
-    assert tuple(np.bincount(train_y)) == fm.TRAIN_LABEL_COUNTS
-    assert tuple(np.bincount(test_y)) == fm.TEST_LABEL_COUNTS
-    from torchvision.datasets.mnist import FashionMNIST  # the real one (no_network patches
-    # torchvision.datasets.FashionMNIST)
-
-    assert len(FashionMNIST(str(root), train=True, download=False)) == 60_000
